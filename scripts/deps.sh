@@ -1,0 +1,21 @@
+#!/bin/sh
+# Checks the build dependencies; on a Debian machine, as root, installs what is missing
+# (set FI_NO_AUTO_INSTALL=1 to only be told). Prints nothing when all is present.
+PKGS="build-essential pkg-config libopenblas-dev liblapacke-dev check"
+missing=""
+command -v pkg-config >/dev/null 2>&1 || missing="pkg-config"
+if [ -z "$missing" ]; then
+    for m in lapacke openblas check; do
+        pkg-config --exists "$m" 2>/dev/null || missing="$missing $m"
+    done
+fi
+[ -z "$missing" ] && exit 0
+echo "libfi: missing build dependencies:$missing" >&2
+if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && [ -z "${FI_NO_AUTO_INSTALL:-}" ]; then
+    echo "libfi: installing the Debian packages: $PKGS" >&2
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq >&2 && apt-get install -y -qq $PKGS >&2 && exit 0
+    echo "libfi: apt-get failed" >&2
+fi
+echo "libfi: install them with:  apt-get install $PKGS" >&2
+exit 1
