@@ -66,9 +66,13 @@ $(STLIB): $(OBJ_ST)
 	rm -f $@
 	$(AR) rcs $@ $(OBJ_ST)
 
+# The paths are those of the PREFIX/LIBDIR given now: install writes its own copy, so that
+# `make install PREFIX=/usr` after a plain `make` does not install a stale /usr/local file.
+PC_SUBST = sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
+	    -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' -e 's|@VERSION@|$(VERSION)|'
+
 libfi.pc: libfi.pc.in Makefile
-	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' \
-	    -e 's|@VERSION@|$(VERSION)|' $< > $@
+	$(PC_SUBST) $< > $@
 
 install: lib
 	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(PKGCONFIGDIR)
@@ -77,7 +81,8 @@ install: lib
 	ln -sf libfi.so.$(VERSION) $(DESTDIR)$(LIBDIR)/$(SONAME)
 	ln -sf $(SONAME) $(DESTDIR)$(LIBDIR)/libfi.so
 	install -m 644 $(STLIB) $(DESTDIR)$(LIBDIR)/
-	install -m 644 libfi.pc $(DESTDIR)$(PKGCONFIGDIR)/libfi.pc
+	$(PC_SUBST) libfi.pc.in > $(DESTDIR)$(PKGCONFIGDIR)/libfi.pc
+	chmod 644 $(DESTDIR)$(PKGCONFIGDIR)/libfi.pc
 
 uninstall:
 	rm -f $(DESTDIR)$(INCLUDEDIR)/fi.h $(DESTDIR)$(LIBDIR)/libfi.so.$(VERSION) \

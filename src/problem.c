@@ -206,9 +206,16 @@ void fi__problem_scores_at(const fi_problem *pb, int64_t c, double *s)
         s[i] = fi__load(pb->dtype, pb->scores, i * pb->ld + c);
         mean += pb->weight[i] * s[i];
     }
-    if (pb->adjust == FI_ADJUST_CENTER)
-        for (int64_t i = 0; i < K; i++) s[i] -= mean;
-    else if (pb->adjust == FI_ADJUST_REMAINDER)
+    if (pb->adjust == FI_ADJUST_CENTER) {
+        /* Centre around s[0] first: class-independent scores (all s_i equal, e.g. a weight
+         * that feeds only tokens outside the classes) then centre to exactly 0 (rank 0,
+         * FI 0), where s_i - sum_j w_j s_j leaves s (1 - sum_j w_j) ~ 1 ulp in every class:
+         * rank 1 and FI = 1/sum P' instead of 0. */
+        const double s0 = s[0];
+        double dev = 0;
+        for (int64_t i = 0; i < K; i++) dev += pb->weight[i] * (s[i] - s0);
+        for (int64_t i = 0; i < K; i++) s[i] = (s[i] - s0) - dev;
+    } else if (pb->adjust == FI_ADJUST_REMAINDER)
         s[K] = pb->remainder_scale * mean;
 }
 

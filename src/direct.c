@@ -1,0 +1,204 @@
+/* Fused one-shot FI straight from the scores (no metric, no O(n*K) allocation).
+ * Elements (p = 1) use the closed form of SPEC fact 1 in a streaming loop; larger blocks
+ * are factored one at a time with the metric's kernels (fast Gram kernels, SVD where they
+ * cannot decide) and applied at once, so the per-block workspace is all that is allocated. */
+#include "internal.h"
+
+#include <stdio.h>
+
+typedef struct direct_job {
+    fi_context *ctx;
+    const fi_problem *pb;
+    const fi_layout *l;
+    const void *target; /* NULL: class target */
+    int64_t k;          /* class of the class target */
+    double *out;
+    unsigned flags;
+    int64_t pmax;
+} direct_job;
+
+static inline double target_at(const direct_job *job, int64_t c, const double *s)
+{
+    return job->target ? fi__load(job->pb->dtype, job->target, c) : s[job->k];
+}
+
+/* p = 1: FI = g^2 / sum_i P_i s_i^2, 0 where the block's single singular value is cut. */
+static int elements_range(void *arg, int64_t first, int64_t last, int worker, char *err)
+{
+    (void)worker;
+    const direct_job *job = arg;
+    const fi_problem *pb = job->pb;
+    const int64_t K = pb->k_eff;
+    const double rcond = fi__rcond(job->ctx, 1, K), atol = job->ctx->atol;
+    double s_stack[32], *s = s_stack;
+    if (K > 32) {
+        s = fi__calloc(&job->ctx->mem, (size_t)K, sizeof(double));
+        if (!s) {
+            snprintf(err, FI_ERRLEN, "out of memory for %lld class scores", (long long)K);
+            return FI_ERR_NOMEM;
+        }
+    }
+    int status = FI_OK;
+    for (int64_t b = first; b < last; b++) {
+        const int64_t c = fi__block_coord(job->l, b, 0);
+        fi__problem_scores_at(pb, c, s);
+        double d = 0;
+        for (int64_t i = 0; i < K; i++) d += pb->prob[i] * s[i] * s[i];
+        const double g = target_at(job, c, s);
+        if (!isfinite(d) || !isfinite(g)) {
+            snprintf(err, FI_ERRLEN, "non-finite score or target at coordinate %lld", (long long)c);
+            status = FI_ERR_NONFINITE;
+            break;
+        }
+        const double sv = sqrt(d);
+        const double fi = (sv > 0 && sv > atol && sv > rcond * sv) ? g * g / d : 0.0;
+        job->out[b] = (job->flags & FI_ACCUMULATE) ? job->out[b] + fi : fi;
+    }
+    if (s != s_stack) fi__free(&job->ctx->mem, s);
+    return status;
+}
+
+/* p > 1: factor W = diag(1/sigma) V^T per block and apply it to g[b]. */
+static int blocks_range(void *arg, int64_t first, int64_t last, int worker, char *err)
+{
+    (void)worker;
+    const direct_job *job = arg;
+    fi_context *ctx = job->ctx;
+    const fi_problem *pb = job->pb;
+    const fi_layout *l = job->l;
+    const int64_t K = pb->k_eff, pmax = job->pmax, rmax = pmax < K ? pmax : K;
+    fi_svd_work sw;
+    int status = fi__svd_workspace(NULL, &ctx->mem, pmax, K, &sw);
+    double *B = fi__calloc(&ctx->mem, (size_t)(pmax * K), sizeof(double));
+    double *W = fi__calloc(&ctx->mem, (size_t)(rmax * pmax), sizeof(double));
+    double *sigma = fi__calloc(&ctx->mem, (size_t)rmax, sizeof(double));
+    double *g = fi__calloc(&ctx->mem, (size_t)pmax, sizeof(double));
+    double *scratch = fi__calloc(&ctx->mem, fi__fast_scratch_doubles(pmax, K) + (size_t)K,
+                                 sizeof(double));
+    if (status != FI_OK || !B || !W || !sigma || !g || !scratch) {
+        snprintf(err, FI_ERRLEN, "out of memory for the workspace of %lld x %lld blocks",
+                 (long long)pmax, (long long)K);
+        status = FI_ERR_NOMEM;
+        goto done;
+    }
+    for (int64_t b = first; b < last; b++) {
+        const int64_t p = fi__block_size(l, b);
+        const double rcond = fi__rcond(ctx, p, K);
+        int64_t r = 0;
+        if (!(ctx->method == FI_METHOD_AUTO &&
+              fi__fast_factor(pb, l, b, rcond, ctx->atol, scratch, &r, sigma, W))) {
+            if (!fi__gather_block(pb, l, b, B, scratch)) {
+                snprintf(err, FI_ERRLEN, "non-finite score in block %lld", (long long)b);
+                status = FI_ERR_NONFINITE;
+                goto done;
+            }
+            int info = 0;
+            if (fi__svd_factor(B, p, K, rcond, ctx->atol, &sw, &r, sigma, W, &info) != FI_OK) {
+                snprintf(err, FI_ERRLEN, "LAPACK dgesvd failed on block %lld, info %d",
+                         (long long)b, info);
+                status = FI_ERR_LAPACK;
+                goto done;
+            }
+        }
+        for (int64_t j = 0; j < p; j++) {
+            const int64_t c = fi__block_coord(l, b, j);
+            if (job->target) {
+                g[j] = fi__load(pb->dtype, job->target, c);
+            } else {
+                fi__problem_scores_at(pb, c, scratch);
+                g[j] = scratch[job->k];
+            }
+        }
+        double fi = 0;
+        for (int64_t q = 0; q < r; q++) {
+            double v = 0;
+            for (int64_t j = 0; j < p; j++) v += W[q * p + j] * g[j];
+            fi += v * v;
+        }
+        if (!isfinite(fi)) {
+            snprintf(err, FI_ERRLEN, "non-finite input in block %lld", (long long)b);
+            status = FI_ERR_NONFINITE;
+            goto done;
+        }
+        job->out[b] = (job->flags & FI_ACCUMULATE) ? job->out[b] + fi : fi;
+    }
+done:
+    fi__svd_workspace_free(&ctx->mem, &sw);
+    fi__free(&ctx->mem, B);
+    fi__free(&ctx->mem, W);
+    fi__free(&ctx->mem, sigma);
+    fi__free(&ctx->mem, g);
+    fi__free(&ctx->mem, scratch);
+    return status;
+}
+
+/* Every value a block reads must be finite before out is touched (unless FI_SINGLE_PASS). */
+static int check_inputs(fi_context *ctx, const fi_problem *pb, const fi_layout *l,
+                        const void *target)
+{
+    for (int64_t b = 0; b < l->count; b++) {
+        const int64_t p = fi__block_size(l, b);
+        for (int64_t j = 0; j < p; j++) {
+            const int64_t c = fi__block_coord(l, b, j);
+            for (int64_t i = 0; i < pb->k_in; i++)
+                if (!isfinite(fi__load(pb->dtype, pb->scores, i * pb->ld + c)))
+                    return fi__fail(ctx, FI_ERR_NONFINITE,
+                                    "score of class %lld at coordinate %lld is not finite",
+                                    (long long)i, (long long)c);
+            if (target && !isfinite(fi__load(pb->dtype, target, c)))
+                return fi__fail(ctx, FI_ERR_NONFINITE, "target[%lld] is not finite", (long long)c);
+        }
+    }
+    return FI_OK;
+}
+
+static int direct(fi_context *ctx, const fi_problem *pb, const fi_layout *l, const void *target,
+                  int64_t target_class, double *out, unsigned flags)
+{
+    if (!out) return fi__fail(ctx, FI_ERR_NULL, "out is NULL");
+    int status = fi__check_flags(ctx, flags, FI_ACCUMULATE | FI_SINGLE_PASS);
+    if (status != FI_OK) return status;
+    if (!target && (target_class < 0 || target_class >= pb->k_eff))
+        return fi__fail(ctx, FI_ERR_CLASS, "target_class %lld outside [0, %lld) (target is NULL)",
+                        (long long)target_class, (long long)pb->k_eff);
+    if (!(flags & FI_SINGLE_PASS)) {
+        status = check_inputs(ctx, pb, l, target);
+        if (status != FI_OK) return status;
+    }
+    direct_job job = {ctx, pb, l, target, target_class, out, flags, l->max_size};
+    const bool elements = !l->indexed && l->affine.size == 1;
+    status = fi__parallel_for(ctx, l->count, ctx->threads, elements ? elements_range : blocks_range,
+                              &job);
+    if (status == FI_OK) fi__ok(ctx);
+    return status;
+}
+
+int fi_direct(fi_context *ctx, int64_t n_classes, const double *probs, fi_dtype dtype,
+              const void *scores, int64_t n, int64_t ld, const fi_blocks *blocks,
+              const void *target, int64_t target_class, double *out, unsigned flags)
+{
+    if (!ctx) return FI_ERR_NULL;
+    fi_problem pb;
+    int status = fi__problem_init(ctx, n_classes, probs, dtype, scores, n, ld, &pb);
+    if (status != FI_OK) return status;
+    fi_layout l;
+    status = fi__layout_affine(ctx, blocks, n, &l);
+    if (status == FI_OK) status = direct(ctx, &pb, &l, target, target_class, out, flags);
+    fi__problem_release(&pb);
+    return status;
+}
+
+int fi_direct_indexed(fi_context *ctx, int64_t n_classes, const double *probs, fi_dtype dtype,
+                      const void *scores, int64_t n, int64_t ld, const fi_index_blocks *blocks,
+                      const void *target, int64_t target_class, double *out, unsigned flags)
+{
+    if (!ctx) return FI_ERR_NULL;
+    fi_problem pb;
+    int status = fi__problem_init(ctx, n_classes, probs, dtype, scores, n, ld, &pb);
+    if (status != FI_OK) return status;
+    fi_layout l;
+    status = fi__layout_indexed(ctx, blocks, n, &l);
+    if (status == FI_OK) status = direct(ctx, &pb, &l, target, target_class, out, flags);
+    fi__problem_release(&pb);
+    return status;
+}
