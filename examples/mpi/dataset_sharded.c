@@ -7,8 +7,11 @@
  * serialized images (acc_mpi.c), and, as a cross-check, with MPI_Allgather + merge.
  *
  * Rank 0 then recomputes the whole data set in one process and one accumulator and checks
- *   - distributed mean and standard error == single-process ones (the merge is exact, see
- *     docs/aggregation.md, so bit for bit), identical on every rank, for both collectives;
+ *   - distributed mean and standard error == single-process ones, for both collectives,
+ *     within the merge-order bound of docs/aggregation.md (a few ulps; in practice the bits
+ *     agree, and the output says whether they did);
+ *   - the result is the same to the bit on every rank (the merge is commutative to the bit,
+ *     and both partners of each MPI reduction step combine the same two images);
  *   - every per-sample FI against the model's closed form (model_oracle), and the mean and
  *     standard error against the same statistics computed here from the closed forms.
  * Exit status 0 when all hold, 1 otherwise. Run: mpirun -np 2 ./dataset_sharded
@@ -99,10 +102,11 @@ static void results(fi_context *ctx, const fi_accumulator *acc, int64_t nb, doub
     if (st != FI_OK) die("accumulator result", ctx, st);
 }
 
-/* 1 when a and b hold the same bits (NaN-safe, -0 != +0: this is about reproducibility). */
-static int same_bits(const double *a, const double *b, int64_t n)
+/* How two results compare, for the report. */
+static const char *verdict_text(int identical, double ratio)
 {
-    return memcmp(a, b, sizeof(double) * (size_t)n) == 0;
+    if (identical) return "bit-identical";
+    return ratio <= 1 ? "within the merge-order bound" : "OUTSIDE the merge-order bound";
 }
 
 /* 1 when every rank of comm holds the same bits in x[0..n). */
@@ -171,14 +175,15 @@ int main(int argc, char **argv)
     st = fi_accumulator_info(acc, NULL, &samples, &weight);
     if (st != FI_OK) die("accumulator info", ctx, st);
 
-    int ok = samples == N && weight == (double)N;
-    ok &= same_bits(mean, mean2, nb) && same_bits(se, se2, nb);
-    ok &= ranks_agree(mean, nb, MPI_COMM_WORLD) & ranks_agree(se, nb, MPI_COMM_WORLD);
-    double worst_oracle = 0, t_slowest = 0;
+    int counts_ok = samples == N && weight == (double)N, same_ag = 0;
+    double ratio_ag = merge_bound_ratio(mean, se, mean2, se2, nb, N, &same_ag);
+    int agree = ranks_agree(mean, nb, MPI_COMM_WORLD) & ranks_agree(se, nb, MPI_COMM_WORLD);
+    double worst_oracle = 0, t_slowest = 0, worst_ag = 0;
     MPI_Reduce(&oracle_err, &worst_oracle, 1, MPI_DOUBLE, MPI_MAX, 0, MPI_COMM_WORLD);
     MPI_Reduce(&t_local, &t_slowest, 1, MPI_DOUBLE, MPI_MAX, 0, MPI_COMM_WORLD);
-    int all_ok = 0;
-    MPI_Reduce(&ok, &all_ok, 1, MPI_INT, MPI_MIN, 0, MPI_COMM_WORLD);
+    MPI_Reduce(&ratio_ag, &worst_ag, 1, MPI_DOUBLE, MPI_MAX, 0, MPI_COMM_WORLD);
+    int flags[2] = {counts_ok, same_ag}, all_flags[2] = {0, 0};
+    MPI_Reduce(flags, all_flags, 2, MPI_INT, MPI_MIN, 0, MPI_COMM_WORLD);
 
     /* 3. Rank 0: the same thing in one process, and the closed-form statistics. */
     int verdict = 0;
@@ -207,7 +212,8 @@ int main(int argc, char **argv)
             mean_err = fmax(mean_err, fabs(mean1[b] - mu));
             se_err = fmax(se_err, fabs(se1[b] - sterr));
         }
-        int match = same_bits(mean, mean1, nb) && same_bits(se, se1, nb);
+        int same_single = 0;
+        double ratio_single = merge_bound_ratio(mean, se, mean1, se1, nb, N, &same_single);
         double dist_diff = max_abs_diff(mean, mean1, nb);
         worst_oracle = fmax(worst_oracle, single_err);
         int oracle_ok = worst_oracle <= ORACLE_TOL && mean_err <= ORACLE_TOL
@@ -217,10 +223,12 @@ int main(int argc, char **argv)
                "K = %lld, model accuracy %.1f%%\n", ranks, (long long)N, (long long)nb,
                (long long)m.width, (long long)m.classes, 100.0 * (double)correct / (double)N);
         printf("  accumulator image        %zu bytes per rank and allreduce\n", image);
-        printf("  distributed vs 1 process %s (max |diff| of the mean %.3g)\n",
-               match ? "bit-identical" : "DIFFERENT", dist_diff);
-        printf("  allreduce vs allgather   %s; all ranks agree: %s\n",
-               all_ok ? "bit-identical" : "DIFFERENT", all_ok ? "yes" : "NO");
+        printf("  distributed vs 1 process %s (max |diff| of the mean %.3g, %.2g of the "
+               "merge-order bound)\n", verdict_text(same_single, ratio_single), dist_diff,
+               ratio_single);
+        printf("  allreduce vs allgather   %s; all ranks bit-identical: %s; %lld samples, "
+               "total weight %s\n", verdict_text(all_flags[1], worst_ag), agree ? "yes" : "NO",
+               (long long)samples, all_flags[0] ? "right" : "WRONG");
         printf("  libfi vs closed form     per sample %.3g, mean %.3g, std error %.3g "
                "(tolerance %.0e)\n", worst_oracle, mean_err, se_err, ORACLE_TOL);
         printf("  libfi time               %.1f us per sample; %.3f s in 1 process, %.3f s "
@@ -232,7 +240,8 @@ int main(int argc, char **argv)
         printf("  most influential block   %s row %lld: mean FI %.4f +- %.4f\n",
                top < m.width ? "hidden-layer" : "output-layer",
                (long long)(top < m.width ? top : top - m.width), mean1[top], se1[top]);
-        verdict = (match && all_ok && oracle_ok) ? 0 : 1;
+        verdict = (ratio_single <= 1 && worst_ag <= 1 && agree && all_flags[0] && oracle_ok)
+                      ? 0 : 1;
         printf("%s\n", verdict ? "FAIL" : "OK");
         free(mean1);
         free(se1);

@@ -1,6 +1,7 @@
 /* Helpers shared by the two MPI examples (see shard.h). */
 #include "shard.h"
 
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -63,6 +64,36 @@ int shard_fi(fi_context *ctx, const model *m, const model_sample *s, int64_t fir
     if (st == FI_OK) st = fi_compute(ctx, metric, FI_F64, ws + s->predicted * n, out, 0);
     fi_metric_free(metric);
     return st;
+}
+
+/* The accumulator keeps every sum as a double-double, and sums of non-negative terms agree
+ * in any order of adds and merges to a relative 4 * 2^-104 (docs/aggregation.md). Carried
+ * to the doubles that fi_accumulator_result reports:
+ *  - mean = hi / W: hi (and W) can land on adjacent doubles, so the means differ by at most
+ *    3 ulps: |d mean| <= 4 eps |mean| is the bound used.
+ *  - std error: var = (S2 - W mean^2) / (W - W2/W) subtracts two sums each known to a few
+ *    ulps, so its relative error grows with the cancellation (S2 + W m^2) / (S2 - W m^2)
+ *    = 1 + 2 m^2 / v (v the variance, unit weights: v = n se^2), and se's is half that:
+ *    |d se| <= 8 eps (1 + 2 m^2 / (n se^2)) se. Where one side reports se = 0 the whole
+ *    cancellation is rounding: |d se| <= sqrt(16 eps m^2 / n). */
+double merge_bound_ratio(const double *mean_a, const double *se_a, const double *mean_b,
+                         const double *se_b, int64_t count, int64_t n, int *identical)
+{
+    const double eps = DBL_EPSILON;
+    double worst = 0;
+    *identical = memcmp(mean_a, mean_b, sizeof(double) * (size_t)count) == 0
+                 && memcmp(se_a, se_b, sizeof(double) * (size_t)count) == 0;
+    for (int64_t b = 0; b < count; b++) {
+        double m = fmax(fabs(mean_a[b]), fabs(mean_b[b]));
+        double tol_mean = 4 * eps * m;
+        double se = fmin(se_a[b], se_b[b]);
+        double tol_se = se > 0 ? 8 * eps * (1 + 2 * m * m / ((double)n * se * se)) * se
+                               : sqrt(16 * eps * m * m / (double)n);
+        double dm = fabs(mean_a[b] - mean_b[b]), ds = fabs(se_a[b] - se_b[b]);
+        double r = fmax(dm > 0 ? dm / tol_mean : 0, ds > 0 ? ds / tol_se : 0);
+        if (!(r <= worst)) worst = r; /* a NaN (or a 0 tolerance) fails */
+    }
+    return worst;
 }
 
 double max_abs_diff(const double *a, const double *b, int64_t n)

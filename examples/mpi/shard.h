@@ -30,6 +30,12 @@ void split_range(int64_t total, int ranks, int r, int64_t *first, int64_t *len);
 int shard_fi(fi_context *ctx, const model *m, const model_sample *s, int64_t first, int64_t len,
              double *ws, double *out);
 
+/* How far two accumulator results of the same samples, combined in different orders, are
+ * apart, in units of the merge-order bound (docs/aggregation.md): <= 1 is within it.
+ * Unit weights, n samples. Also sets *identical to whether all bits agree. */
+double merge_bound_ratio(const double *mean_a, const double *se_a, const double *mean_b,
+                         const double *se_b, int64_t count, int64_t n, int *identical);
+
 /* max_i |a_i - b_i|. */
 double max_abs_diff(const double *a, const double *b, int64_t n);
 
