@@ -14,7 +14,7 @@ AR      ?= ar
 DEPS_CFLAGS = $(shell pkg-config --cflags lapacke openblas 2>/dev/null)
 DEPS_LIBS   = $(shell pkg-config --libs lapacke openblas 2>/dev/null) -lpthread -lm
 WARN       := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes
-OPT        ?= -O2
+OPT        ?= -O3
 CFLAGS     ?= $(OPT) -g
 LIB_CFLAGS  = -std=c11 -D_POSIX_C_SOURCE=200809L $(WARN) $(CFLAGS) -Iinclude -fvisibility=hidden \
               -DFI_BUILDING_LIBRARY $(DEPS_CFLAGS)

@@ -2,7 +2,7 @@
  * Elements (p = 1) use the closed form of SPEC fact 1 in a streaming loop; larger blocks
  * are factored one at a time with the metric's kernels (fast Gram kernels, SVD where they
  * cannot decide) and applied at once, so the per-block workspace is all that is allocated. */
-#include "internal.h"
+#include "stream.h"
 
 #include <stdio.h>
 
@@ -30,6 +30,11 @@ static int elements_range(void *arg, int64_t first, int64_t last, int worker, ch
     const fi_problem *pb = job->pb;
     const int64_t K = pb->k_eff;
     const double rcond = fi__rcond(job->ctx, 1, K), atol = job->ctx->atol;
+    if (fi__stream_supported(pb, job->l) && !(job->flags & FI_SINGLE_PASS)) {
+        fi__stream_elements(pb, job->l, job->target, job->k, rcond, atol, first, last, job->out,
+                            job->flags & FI_ACCUMULATE);
+        return FI_OK;
+    }
     double s_stack[32], *s = s_stack;
     if (K > 32) {
         s = fi__calloc(&job->ctx->mem, (size_t)K, sizeof(double));
@@ -58,6 +63,53 @@ static int elements_range(void *arg, int64_t first, int64_t last, int worker, ch
     return status;
 }
 
+/* One pass over block b: the K x K Gram (p >= K) or the p x p metric (p < K), then the small
+ * kernel of src/gram.c. Returns false when the SVD must decide. s holds K doubles, G p*p. */
+static bool gram_block(const direct_job *job, int64_t b, int64_t p, double psum, double rcond,
+                       double *s, double *G, double *fi)
+{
+    const fi_problem *pb = job->pb;
+    const int64_t K = pb->k_eff;
+    const double *sp = pb->sqrt_prob;
+    int64_t rank;
+    if (p >= K) {
+        fi_gram gm;
+        memset(&gm, 0, sizeof gm);
+        for (int64_t j = 0; j < p; j++) {
+            const int64_t c = fi__block_coord(job->l, b, j);
+            fi__problem_scores_at(pb, c, s);
+            const double g = target_at(job, c, s);
+            double bv[FI_GRAM_MAX_K], m = 0;
+            for (int64_t i = 0; i < K; i++) {
+                bv[i] = sp[i] * s[i];
+                m += pb->prob[i] * s[i];
+            }
+            gm.mean2 += m * m;
+            for (int64_t i = 0; i < K; i++) {
+                gm.t[i] += bv[i] * g;
+                for (int64_t k = i; k < K; k++) gm.c[i * K + k] += bv[i] * bv[k];
+            }
+        }
+        return fi__gram_fi(&gm, K, sp, psum, rcond, job->ctx->atol, fi, &rank);
+    }
+    if (p > FI_GRAM_MAX_K) return false;
+    double gv[FI_GRAM_MAX_K];
+    for (int64_t a = 0; a < p; a++) { /* B row a into G's last row as scratch: p < K */
+        const int64_t c = fi__block_coord(job->l, b, a);
+        fi__problem_scores_at(pb, c, s);
+        gv[a] = target_at(job, c, s);
+        for (int64_t i = 0; i < K; i++) G[p * p + a * K + i] = sp[i] * s[i];
+    }
+    const double *Bt = G + p * p;
+    for (int64_t a = 0; a < p; a++)
+        for (int64_t c2 = a; c2 < p; c2++) {
+            double x = 0;
+            for (int64_t i = 0; i < K; i++) x += Bt[a * K + i] * Bt[c2 * K + i];
+            G[a * p + c2] = G[c2 * p + a] = x;
+        }
+    return fi__metric_fi(G, gv, p, rcond, job->ctx->atol, fi, &rank);
+}
+
 /* p > 1: factor W = diag(1/sigma) V^T per block and apply it to g[b]. */
 static int blocks_range(void *arg, int64_t first, int64_t last, int worker, char *err)
 {
@@ -68,8 +120,9 @@ static int blocks_range(void *arg, int64_t first, int64_t last, int worker, char
     const fi_layout *l = job->l;
     const int64_t K = pb->k_eff, pmax = job->pmax, rmax = pmax < K ? pmax : K;
     fi_svd_work sw;
+    fi_gram *gms = NULL;
     int status = fi__svd_workspace(NULL, &ctx->mem, pmax, K, &sw);
-    double *B = fi__calloc(&ctx->mem, (size_t)(pmax * K), sizeof(double));
+    double *B = fi__calloc(&ctx->mem, (size_t)(pmax * (K + rmax)), sizeof(double));
     double *W = fi__calloc(&ctx->mem, (size_t)(rmax * pmax), sizeof(double));
     double *sigma = fi__calloc(&ctx->mem, (size_t)rmax, sizeof(double));
     double *g = fi__calloc(&ctx->mem, (size_t)pmax, sizeof(double));
@@ -81,10 +134,42 @@ static int blocks_range(void *arg, int64_t first, int64_t last, int worker, char
         status = FI_ERR_NOMEM;
         goto done;
     }
+    const bool small_k = ctx->method == FI_METHOD_AUTO && K <= FI_GRAM_MAX_K;
+    const bool stream = small_k && fi__stream_supported(pb, l) && l->affine.size >= K;
+    const bool columns = stream && l->affine.step < l->affine.stride;
+    const int64_t cols = fi__stream_columns_per_pass();
+    if (stream && !(gms = fi__calloc(&ctx->mem, (size_t)(columns ? cols : 1), sizeof *gms))) {
+        snprintf(err, FI_ERRLEN, "out of memory for the Gram sums of %lld blocks", (long long)cols);
+        status = FI_ERR_NOMEM;
+        goto done;
+    }
+    double psum = 0;
+    for (int64_t i = 0; i < K; i++) psum += pb->prob[i];
     for (int64_t b = first; b < last; b++) {
         const int64_t p = fi__block_size(l, b);
         const double rcond = fi__rcond(ctx, p, K);
         int64_t r = 0;
+        double fi_fast;
+        if (stream) {
+            fi_gram *gm = gms;
+            if (columns) {
+                const int64_t b0 = first + (b - first) / cols * cols;
+                if (b == b0)
+                    fi__stream_column_sums(pb, l, b0, last - b0 < cols ? last - b0 : cols,
+                                           job->target, job->k, gms);
+                gm = gms + (b - b0);
+            } else {
+                fi__stream_block_sums(pb, l, b, job->target, job->k, gm);
+            }
+            if (fi__gram_fi(gm, K, pb->sqrt_prob, psum, rcond, ctx->atol, &fi_fast, &r) &&
+                isfinite(fi_fast)) {
+                job->out[b] = (job->flags & FI_ACCUMULATE) ? job->out[b] + fi_fast : fi_fast;
+                continue;
+            }
+        } else if (small_k && gram_block(job, b, p, psum, rcond, scratch, B, &fi_fast)) {
+            job->out[b] = (job->flags & FI_ACCUMULATE) ? job->out[b] + fi_fast : fi_fast;
+            continue;
+        }
         if (!(ctx->method == FI_METHOD_AUTO &&
               fi__fast_factor(pb, l, b, rcond, ctx->atol, scratch, &r, sigma, W))) {
             if (!fi__gather_block(pb, l, b, B, scratch)) {
@@ -123,6 +208,7 @@ static int blocks_range(void *arg, int64_t first, int64_t last, int worker, char
         job->out[b] = (job->flags & FI_ACCUMULATE) ? job->out[b] + fi : fi;
     }
 done:
+    fi__free(&ctx->mem, gms);
     fi__svd_workspace_free(&ctx->mem, &sw);
     fi__free(&ctx->mem, B);
     fi__free(&ctx->mem, W);
@@ -132,10 +218,52 @@ done:
     return status;
 }
 
+/* Index of the first non-finite value of x[0..n) (float32/float64, bit tests), or -1. */
+static int64_t first_nonfinite_fast(fi_dtype dt, const void *x, int64_t n)
+{
+    enum { CH = 4096 };
+    for (int64_t i0 = 0; i0 < n; i0 += CH) {
+        const int64_t len = n - i0 < CH ? n - i0 : CH;
+        int bad = 0;
+        if (dt == FI_F32) {
+            const uint32_t *u = (const uint32_t *)x + i0;
+            for (int64_t j = 0; j < len; j++) bad |= (u[j] & 0x7f800000u) == 0x7f800000u;
+        } else {
+            const uint64_t *u = (const uint64_t *)x + i0;
+            for (int64_t j = 0; j < len; j++)
+                bad |= (u[j] & 0x7ff0000000000000ull) == 0x7ff0000000000000ull;
+        }
+        if (bad) return i0 + fi__first_nonfinite(dt, (const char *)x + i0 * (int64_t)fi_dtype_size(dt), len);
+    }
+    return -1;
+}
+
+/* Layouts whose blocks cover exactly the coordinates [0, count*size): rows, columns,
+ * elements, pixels. Their inputs are checked as plain contiguous rows. */
+static bool dense_layout(const fi_layout *l)
+{
+    if (l->indexed) return false;
+    const fi_blocks *a = &l->affine;
+    return (a->stride == 1 && a->step == a->size) || (a->step == 1 && a->stride == a->count);
+}
+
 /* Every value a block reads must be finite before out is touched (unless FI_SINGLE_PASS). */
 static int check_inputs(fi_context *ctx, const fi_problem *pb, const fi_layout *l,
                         const void *target)
 {
+    if (dense_layout(l) && (pb->dtype == FI_F32 || pb->dtype == FI_F64)) {
+        const int64_t n = l->count * l->affine.size, es = (int64_t)fi_dtype_size(pb->dtype);
+        for (int64_t i = 0; i < pb->k_in; i++) {
+            const int64_t c = first_nonfinite_fast(pb->dtype, (const char *)pb->scores + i * pb->ld * es, n);
+            if (c >= 0)
+                return fi__fail(ctx, FI_ERR_NONFINITE,
+                                "score of class %lld at coordinate %lld is not finite",
+                                (long long)i, (long long)c);
+        }
+        const int64_t c = target ? first_nonfinite_fast(pb->dtype, target, n) : -1;
+        if (c >= 0) return fi__fail(ctx, FI_ERR_NONFINITE, "target[%lld] is not finite", (long long)c);
+        return FI_OK;
+    }
     for (int64_t b = 0; b < l->count; b++) {
         const int64_t p = fi__block_size(l, b);
         for (int64_t j = 0; j < p; j++) {

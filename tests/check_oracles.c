@@ -349,6 +349,43 @@ START_TEST(test_indexed_blocks)
 }
 END_TEST
 
+/* The fast kernels (Gram, small metric, deflation of the softmax null direction) agree with
+ * the reference SVD to 1e-10 on blocks of condition number up to 1e6, float64 inputs. */
+START_TEST(test_fast_vs_reference_conditioning)
+{
+    uint64_t seed = 31 + _i;
+    enum { K = 4, NB = 7 };
+    const int64_t sizes[] = {2, 3, 64};
+    for (int zs = 0; zs < 3; zs++) {
+        const int64_t p = sizes[zs], n = p * NB;
+        double P[K], *S = malloc(sizeof(double) * K * n), *g = malloc(sizeof(double) * n);
+        double fast[NB], ref[NB];
+        tu_probs(&seed, K, P);
+        tu_scores(&seed, K, n, n, P, _i, S);
+        for (int64_t c = 0; c < n; c++) g[c] = tu_normal(&seed);
+        /* block b: one class direction shrunk by 10^-b (cond(B) up to 1e6) */
+        for (int b = 0; b < NB; b++)
+            for (int64_t j = 0; j < p; j++) {
+                const double shrink = pow(10.0, -b);
+                double m = 0;
+                S[1 * n + b * p + j] = S[0 * n + b * p + j] + shrink * S[1 * n + b * p + j];
+                for (int i = 0; i < K && _i; i++) m += P[i] * S[i * n + b * p + j];
+                for (int i = 0; i < K && _i; i++) S[i * n + b * p + j] -= m;
+            }
+        fi_blocks bl = {NB, p, 1, p};
+        ck_assert_int_eq(fi_context_set(ctx, FI_OPT_METHOD, FI_METHOD_REFERENCE), FI_OK);
+        ck_assert_int_eq(fi_direct(ctx, K, P, FI_F64, S, n, n, &bl, g, -1, ref, 0), FI_OK);
+        ck_assert_int_eq(fi_context_set(ctx, FI_OPT_METHOD, FI_METHOD_AUTO), FI_OK);
+        ck_assert_int_eq(fi_direct(ctx, K, P, FI_F64, S, n, n, &bl, g, -1, fast, 0), FI_OK);
+        for (int b = 0; b < NB; b++)
+            ck_assert_msg(REL(fast[b], ref[b]) <= 1e-10, "p %lld zero-mean %d block %d: %.17g vs %.17g",
+                          (long long)p, _i, b, fast[b], ref[b]);
+        free(S);
+        free(g);
+    }
+}
+END_TEST
+
 static Suite *oracles_suite(void)
 {
     Suite *s = suite_create("oracles");
@@ -363,6 +400,7 @@ static Suite *oracles_suite(void)
     tcase_add_test(tc, test_threads_bitwise);
     tcase_add_test(tc, test_class_modes);
     tcase_add_test(tc, test_indexed_blocks);
+    tcase_add_loop_test(tc, test_fast_vs_reference_conditioning, 0, 2);
     suite_add_tcase(s, tc);
     return s;
 }

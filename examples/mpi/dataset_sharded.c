@@ -2,9 +2,10 @@
  * Dataset-sharded average FI over MPI.
  *
  * Every rank holds the whole (small) model, regenerates its own contiguous slice of the
- * samples from the seed, computes each sample's per-block FI with libfi and adds it to a
- * local accumulator. The accumulators are then combined with one MPI_Allreduce of their
- * serialized images (acc_mpi.c), and, as a cross-check, with MPI_Allgather + merge.
+ * samples from the seed, computes each sample's per-block FI with libfi's one-shot fast
+ * path (fi_direct, class target) and adds it to a local accumulator. The accumulators are
+ * then combined with one MPI_Allreduce of their serialized images (acc_mpi.c), and, as a
+ * cross-check, with MPI_Allgather + merge.
  *
  * Rank 0 then recomputes the whole data set in one process and one accumulator and checks
  *   - distributed mean and standard error == single-process ones, for both collectives,
@@ -75,7 +76,7 @@ static double run_slice(fi_context *ctx, const model *m, int64_t first, int64_t 
         model_draw(m, i, &s);
         *correct += s.predicted == s.label;
         double t0 = now_seconds();
-        int st = shard_fi(ctx, m, &s, 0, nb, ws, fi);
+        int st = shard_fi(ctx, PATH_DIRECT, m, &s, 0, nb, ws, fi);
         if (st == FI_OK) st = fi_accumulator_add(ctx, acc, fi, 1.0);
         *seconds += now_seconds() - t0;
         if (st != FI_OK) die("FI of a sample", ctx, st);
@@ -123,6 +124,21 @@ static int ranks_agree(const double *x, int64_t n, MPI_Comm comm)
     return same;
 }
 
+/* 1 when acc_allreduce, given accumulators of different block counts on different ranks
+ * (the last rank's has one block more), returns an error on this rank instead of merging
+ * or hanging. Trivially 1 on a single rank, where nothing can disagree. */
+static int mismatch_refused(fi_context *ctx, int64_t nb, int rank, int ranks)
+{
+    if (ranks == 1) return 1;
+    fi_accumulator *odd = NULL;
+    int st = fi_accumulator_create(ctx, rank == ranks - 1 ? nb + 1 : nb, &odd);
+    if (st != FI_OK) die("accumulator", ctx, st);
+    char err[256] = "";
+    int rc = acc_allreduce(ctx, &odd, MPI_COMM_WORLD, err, sizeof err);
+    fi_accumulator_free(odd);
+    return rc != 0 && strstr(err, "differ in size") != NULL;
+}
+
 int main(int argc, char **argv)
 {
     MPI_Init(&argc, &argv);
@@ -156,6 +172,7 @@ int main(int argc, char **argv)
 
     /* 2. Combine: one allreduce of the images, and allgather + merge as a cross-check. */
     char err[256] = "";
+    int refuses = mismatch_refused(ctx, nb, rank, ranks);
     MPI_Barrier(MPI_COMM_WORLD);
     double t0 = now_seconds();
     if (acc_allreduce(ctx, &acc, MPI_COMM_WORLD, err, sizeof err) != 0) {
@@ -182,8 +199,8 @@ int main(int argc, char **argv)
     MPI_Reduce(&oracle_err, &worst_oracle, 1, MPI_DOUBLE, MPI_MAX, 0, MPI_COMM_WORLD);
     MPI_Reduce(&t_local, &t_slowest, 1, MPI_DOUBLE, MPI_MAX, 0, MPI_COMM_WORLD);
     MPI_Reduce(&ratio_ag, &worst_ag, 1, MPI_DOUBLE, MPI_MAX, 0, MPI_COMM_WORLD);
-    int flags[2] = {counts_ok, same_ag}, all_flags[2] = {0, 0};
-    MPI_Reduce(flags, all_flags, 2, MPI_INT, MPI_MIN, 0, MPI_COMM_WORLD);
+    int flags[3] = {counts_ok, same_ag, refuses}, all_flags[3] = {0, 0, 0};
+    MPI_Reduce(flags, all_flags, 3, MPI_INT, MPI_MIN, 0, MPI_COMM_WORLD);
 
     /* 3. Rank 0: the same thing in one process, and the closed-form statistics. */
     int verdict = 0;
@@ -240,8 +257,11 @@ int main(int argc, char **argv)
         printf("  most influential block   %s row %lld: mean FI %.4f +- %.4f\n",
                top < m.width ? "hidden-layer" : "output-layer",
                (long long)(top < m.width ? top : top - m.width), mean1[top], se1[top]);
-        verdict = (ratio_single <= 1 && worst_ag <= 1 && agree && all_flags[0] && oracle_ok)
-                      ? 0 : 1;
+        printf("  mismatched block counts  %s\n", all_flags[2]
+                   ? "refused with an error on every rank (no rank left in the collective)"
+                   : "NOT REFUSED on every rank");
+        verdict = (ratio_single <= 1 && worst_ag <= 1 && agree && all_flags[0] && all_flags[2]
+                   && oracle_ok) ? 0 : 1;
         printf("%s\n", verdict ? "FAIL" : "OK");
         free(mean1);
         free(se1);

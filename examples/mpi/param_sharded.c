@@ -5,9 +5,9 @@
  * as a tensor- or pipeline-parallel model holds its parameters. Every rank sees every
  * sample (the forward pass is replicated here; in a real sharded model the activations it
  * needs arrive from its neighbours), computes the class scores of ITS parameters only and
- * libfi's FI for its blocks, and averages them over the samples in an accumulator of its
- * own block count. Rank 0 gathers the per-block means and standard errors with
- * MPI_Gatherv.
+ * libfi's FI for its blocks (fi_metric_from_scores + fi_compute), and averages them over
+ * the samples in an accumulator of its own block count. Rank 0 gathers the per-block means
+ * and standard errors with MPI_Gatherv.
  *
  * Each rank also computes its blocks a second way, from the full score matrix with the
  * scores pointer offset to its first block (the way to split one process's work), and
@@ -103,7 +103,7 @@ int main(int argc, char **argv)
     for (int64_t i = 0; i < N; i++) {
         model_draw(&m, i, &s);
         double t0 = now_seconds();
-        st = shard_fi(ctx, &m, &s, b0, bl, ws, fi);
+        st = shard_fi(ctx, PATH_METRIC, &m, &s, b0, bl, ws, fi);
         t_shard += now_seconds() - t0;
         if (st != FI_OK) die("FI of the shard", ctx, st);
         model_scores(&m, &s, 0, n, full, n);
@@ -154,7 +154,7 @@ int main(int argc, char **argv)
         for (int64_t i = 0; i < N; i++) {
             model_draw(&m, i, &s);
             double t0 = now_seconds();
-            st = shard_fi(ctx, &m, &s, 0, nb, full, fi1);
+            st = shard_fi(ctx, PATH_METRIC, &m, &s, 0, nb, full, fi1);
             t_single += now_seconds() - t0;
             if (st != FI_OK) die("FI of the whole model", ctx, st);
             model_oracle(&m, &s, s.predicted, 0, nb, ref1);

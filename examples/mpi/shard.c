@@ -51,13 +51,16 @@ void split_range(int64_t total, int ranks, int r, int64_t *first, int64_t *len)
     *len = base + (r < extra ? 1 : 0);
 }
 
-int shard_fi(fi_context *ctx, const model *m, const model_sample *s, int64_t first, int64_t len,
-             double *ws, double *out)
+int shard_fi(fi_context *ctx, fi_path path, const model *m, const model_sample *s,
+             int64_t first, int64_t len, double *ws, double *out)
 {
     const int64_t D = m->width, n = len * D;
     model_scores(m, s, first * D, n, ws, n);
     /* Rows of the shard, renumbered from 0: the shard's own layout, not the model's. */
     fi_blocks rows = {.count = len, .size = D, .stride = 1, .step = D};
+    if (path == PATH_DIRECT)
+        return fi_direct(ctx, m->classes, s->P, FI_F64, ws, n, n, &rows, NULL, s->predicted,
+                         out, 0);
     fi_metric *metric = NULL;
     int st = fi_metric_from_scores(ctx, m->classes, s->P, FI_F64, ws, n, n, &rows, &metric);
     /* Class target k: the paper's f = -log P_k has g = -s_k, and FI is even in g. */

@@ -23,12 +23,18 @@ int parse_options(int argc, char **argv, options *o, int rank);
  * owns; shares differ by at most one item. */
 void split_range(int64_t total, int ranks, int r, int64_t *first, int64_t *len);
 
+/* Which libfi entry point computes a sample's FI. */
+typedef enum fi_path {
+    PATH_DIRECT = 0, /* fi_direct with the class target: the one-shot fast path */
+    PATH_METRIC = 1  /* fi_metric_from_scores + fi_compute with target = scores + k*ld */
+} fi_path;
+
 /* FI of blocks [first, first + len) of sample s for its predicted class, into out[0..len).
  * Computes only that shard's scores (K x len*width doubles into ws), the way a rank that
- * holds a shard of the parameters would, and runs fi_metric_from_scores + fi_compute on
- * them with the shard's own block layout. Returns an fi_status. */
-int shard_fi(fi_context *ctx, const model *m, const model_sample *s, int64_t first, int64_t len,
-             double *ws, double *out);
+ * holds a shard of the parameters would, and runs libfi on them with the shard's own block
+ * layout. Returns an fi_status. */
+int shard_fi(fi_context *ctx, fi_path path, const model *m, const model_sample *s,
+             int64_t first, int64_t len, double *ws, double *out);
 
 /* How far two accumulator results of the same samples, combined in different orders, are
  * apart, in units of the merge-order bound (docs/aggregation.md): <= 1 is within it.

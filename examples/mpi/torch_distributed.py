@@ -5,12 +5,15 @@ Each of WORLD processes (gloo backend, CPU, loopback only) takes a contiguous sl
 synthetic data set, gets the K class scores of every sample from autograd, computes FI per
 row of the weight matrix with libfi and adds it to a local accumulator. The accumulators are
 combined by all_gather of their serialized images as uint8 tensors and a merge in rank
-order, which is valid whatever the image format (an all_reduce SUM of the images would
-only be valid for a summable format, and libfi's is not one, see docs/distributed.md).
+order, which is valid whatever the image format (an all_reduce SUM of the images would only
+be valid for a summable format, and libfi's is not one: it has a header, a checksum and
+double-double sums, see docs/distributed.md).
 
 Rank 0 then checks the merged result against
-  - the same computation in one process and one accumulator: bit-identical, the
-    accumulator's merge being exact (docs/aggregation.md);
+  - the same computation in one process and one accumulator, within the merge-order bound
+    of docs/aggregation.md (as in shard.c: 4 ulps of the mean, and for the standard error
+    8 ulps scaled by the cancellation 1 + 2 mean^2 / (n se^2)); it says whether the bits
+    agreed;
   - the closed form of a linear softmax layer: the scores of row j of W for class i are
     (delta_ij - P_j) x, a rank-1 block, so FI_j = (delta_kj - P_j)^2 / (P_j (1 - P_j)) for
     the class target k, and the mean and standard error computed from it here.
@@ -95,6 +98,23 @@ def all_gather_merge(ctx, acc):
     return total
 
 
+def merge_bound_ratio(mean_a, se_a, mean_b, se_b, n):
+    """Largest difference in units of the merge-order bound (shard.c has the derivation)."""
+    eps = sys.float_info.epsilon
+    worst = 0.0
+    for ma, sa, mb, sb in zip(mean_a, se_a, mean_b, se_b):
+        m = max(abs(ma), abs(mb))
+        se = min(sa, sb)
+        tol_se = (8 * eps * (1 + 2 * m * m / (n * se * se)) * se if se > 0
+                  else math.sqrt(16 * eps * m * m / n))
+        for d, tol in ((abs(ma - mb), 4 * eps * m), (abs(sa - sb), tol_se)):
+            if d > 0:
+                worst = max(worst, d / tol if tol > 0 else float("inf"))
+            elif d != d:
+                worst = float("inf")
+    return worst
+
+
 def worker(rank, world, store):
     torch.set_num_threads(1)
     dist.init_process_group("gloo", init_method="file://" + store, rank=rank,
@@ -111,6 +131,7 @@ def worker(rank, world, store):
             single = accumulate(ctx, model, 0, SAMPLES, oracle)
             mean1, se1 = single.result()
             same = list(mean) == list(mean1) and list(se) == list(se1)
+            ratio = merge_bound_ratio(mean, se, mean1, se1, SAMPLES)
             worst = 0.0
             for j in range(CLASSES):
                 col = [row[j] for row in oracle]
@@ -118,10 +139,11 @@ def worker(rank, world, store):
                 var = sum((v - mu) ** 2 for v in col) / (SAMPLES - 1)
                 worst = max(worst, abs(mean1[j] - mu), abs(se1[j] - math.sqrt(var / SAMPLES)))
             print("torch.distributed (gloo, %d processes, %d samples): all_gather + merge "
-                  "vs 1 process %s; vs closed form %.3g (tolerance %.0e)"
-                  % (world, SAMPLES, "bit-identical" if same else "DIFFERENT", worst,
-                     ORACLE_TOL))
-            ok = same and worst <= ORACLE_TOL and total.info()[1] == SAMPLES
+                  "vs 1 process %s (%.2g of the merge-order bound); vs closed form %.3g "
+                  "(tolerance %.0e)"
+                  % (world, SAMPLES, "bit-identical" if same else "different bits", ratio,
+                     worst, ORACLE_TOL))
+            ok = ratio <= 1 and worst <= ORACLE_TOL and total.info()[1] == SAMPLES
             print("OK" if ok else "FAIL")
     flag = torch.tensor([0 if ok else 1])
     dist.broadcast(flag, 0)

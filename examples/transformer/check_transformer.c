@@ -84,7 +84,8 @@ static void lin_dlogits(const tf_model *m, const double *c, double *dlogits)
         double sc = 0;
         for (int v = 0; v < V; v++) sc += c[(size_t)i * V + v];
         for (int v = 0; v < V; v++)
-            dlogits[(size_t)i * V + v] = c[(size_t)i * V + v] - m->acts.probs[(size_t)i * V + v] * sc;
+            dlogits[(size_t)i * V + v] =
+                c[(size_t)i * V + v] - m->acts.probs[(size_t)i * V + v] * sc;
     }
 }
 
@@ -156,7 +157,8 @@ static void test_gradients_all_parameters(void)
         double mx;
         const double worst = fd_compare(&m, lin_objective, &arg, m.params + m.lay.offset[w], NULL,
                                         m.lay.size[w], grads + m.lay.offset[w], &mx);
-        check(worst <= 1.0, "d/d %-8s (%4zu params) vs central FD: worst err/tol %.3f, max |g| %.2e",
+        check(worst <= 1.0,
+              "d/d %-8s (%4zu params) vs central FD: worst err/tol %.3f, max |g| %.2e",
               tf_tensor_name(w), m.lay.size[w], worst, mx);
     }
     /* input embeddings: rerun from a perturbed copy of acts.encoded */
@@ -165,8 +167,9 @@ static void test_gradients_all_parameters(void)
     double mx;
     const double worst = fd_compare(&m, lin_objective, &arg, m.acts.encoded, NULL,
                                     (size_t)B * T * cfg.channels, denc, &mx);
-    check(worst <= 1.0, "d/d input embeddings (%d x %d x %d) vs central FD: worst err/tol %.3f, max |g| %.2e",
-          B, T, cfg.channels, worst, mx);
+    check(worst <= 1.0,
+          "d/d input embeddings (%d x %d x %d) vs central FD: worst err/tol %.3f, max |g| %.2e", B,
+          T, cfg.channels, worst, mx);
     free(c);
     free(dlogits);
     free(denc);
@@ -210,8 +213,10 @@ static void test_gradients_training_loss(void)
     memcpy(grads, m.grads, m.lay.total * sizeof *grads);
     ce_arg arg = {tokens, targets, B, T, scratch};
     double mx;
-    const double worst = fd_compare(&m, ce_objective, &arg, m.params, NULL, m.lay.total, grads, &mx);
-    check(worst <= 1.0, "training loss: all %zu params vs central FD: worst err/tol %.3f, max |g| %.2e",
+    const double worst =
+        fd_compare(&m, ce_objective, &arg, m.params, NULL, m.lay.total, grads, &mx);
+    check(worst <= 1.0,
+          "training loss: all %zu params vs central FD: worst err/tol %.3f, max |g| %.2e",
           m.lay.total, worst, mx);
     free(dl);
     free(scratch);
@@ -263,12 +268,15 @@ static void check_class_scores(tf_model *m, const int *tokens, int t, int pos, c
         for (size_t j = (size_t)(pos + 1) * m->cfg.channels; j < s.n_input; j++)
             after = fmax(after, fabs(s.input[(size_t)i * s.n_input + j]));
     }
-    check(worst_p <= 1.0, "%s: d log P_i/d theta, 4 options, %zu params vs FD: worst err/tol %.3f, max |s| %.2e",
+    check(worst_p <= 1.0,
+          "%s: d log P_i/d theta, 4 options, %zu params vs FD: worst err/tol %.3f, max |s| %.2e",
           label, idx ? n_idx : s.n_param, worst_p, mx_p);
-    check(worst_x <= 1.0, "%s: d log P_i/d input, 4 options, %zu coords vs FD: worst err/tol %.3f, max |s| %.2e",
+    check(worst_x <= 1.0,
+          "%s: d log P_i/d input, 4 options, %zu coords vs FD: worst err/tol %.3f, max |s| %.2e",
           label, s.n_input, worst_x, mx_x);
     if (pos < t - 1)
-        check(after == 0.0, "%s: scores of the %d tokens after the scored position are exactly 0 (max %.1e)",
+        check(after == 0.0,
+              "%s: scores of the %d tokens after the scored position are exactly 0 (max %.1e)",
               label, t - 1 - pos, after);
     tf_scores_free(&s);
 }
@@ -282,15 +290,23 @@ static void test_class_scores(void)
     {
         tf_config cfg = small_config();
         tf_model m;
-        if (tf_model_create(&m, &cfg, 1, 0.4, 13)) { check(0, "model allocation"); return; }
-        check_class_scores(&m, tokens, TF_PROMPT_LEN, TF_PROMPT_LEN - 1, NULL, 0, "small, question");
-        check_class_scores(&m, tokens, TF_SEQ_LEN, TF_PROMPT_LEN + 1, NULL, 0, "small, answer 3 in a 13-token context");
+        if (tf_model_create(&m, &cfg, 1, 0.4, 13)) {
+            check(0, "model allocation");
+            return;
+        }
+        check_class_scores(&m, tokens, TF_PROMPT_LEN, TF_PROMPT_LEN - 1, NULL, 0,
+                           "small, question");
+        check_class_scores(&m, tokens, TF_SEQ_LEN, TF_PROMPT_LEN + 1, NULL, 0,
+                           "small, answer 3 in a 13-token context");
         tf_model_free(&m);
     }
-    {   /* the demo's shape (4 heads of 6 channels): every input, 400 random parameters */
+    { /* the demo's shape (4 heads of 6 channels): every input, 400 random parameters */
         tf_config cfg = tf_demo_config();
         tf_model m;
-        if (tf_model_create(&m, &cfg, 1, 0.3, 14)) { check(0, "model allocation"); return; }
+        if (tf_model_create(&m, &cfg, 1, 0.3, 14)) {
+            check(0, "model allocation");
+            return;
+        }
         size_t idx[400];
         for (int i = 0; i < 400; i++) idx[i] = (size_t)(tf_rng_u64(&rng) % m.lay.total);
         check_class_scores(&m, tokens, TF_PROMPT_LEN, TF_PROMPT_LEN - 1, idx, 400, "demo shape");
@@ -303,7 +319,10 @@ static void test_causal_forward(void)
 {
     tf_config cfg = small_config();
     tf_model m;
-    if (tf_model_create(&m, &cfg, 1, 0.4, 15)) { check(0, "model allocation"); return; }
+    if (tf_model_create(&m, &cfg, 1, 0.4, 15)) {
+        check(0, "model allocation");
+        return;
+    }
     int a[TF_SEQ_LEN], b[TF_SEQ_LEN], targets[TF_SEQ_LEN];
     tf_rng rng;
     tf_rng_seed(&rng, 8);
@@ -380,7 +399,8 @@ static int param_fi_checks(fi_context *ctx, const tf_model *m, const tf_scores *
     const int st = tf_element_fi(ctx, s, el, NULL);
     if (st == FI_OK) {
         const double err = element_fi_reference_err(s, s->param, s->n_param, el);
-        check(err <= 1e-9, "element FI of all %zu parameters = closed form (facts 1, 6b): worst rel err %.1e",
+        check(err <= 1e-9,
+              "element FI of all %zu parameters = closed form (facts 1, 6b): worst rel err %.1e",
               s->n_param, err);
         const double *head = el + m->lay.offset[TF_HEADW];
         const int C = m->cfg.channels;
@@ -394,7 +414,8 @@ static int param_fi_checks(fi_context *ctx, const tf_model *m, const tf_scores *
                     other = fmax(other, x);
             }
         check(other == 0.0 && options > 0.0,
-              "LM-head rows of non-option tokens: element FI exactly 0 (max %.1e; option rows up to %.2e)",
+              "LM-head rows of non-option tokens: element FI exactly 0 (max %.1e; option rows up "
+              "to %.2e)",
               other, options);
     }
     free(el);
@@ -408,15 +429,22 @@ static void test_trained_model(void)
     tf_model m;
     tf_scores s;
     fi_context *ctx = NULL;
-    if (tf_model_create(&m, &cfg, opts.batch, 0.02, 1)) { check(0, "model allocation"); return; }
+    if (tf_model_create(&m, &cfg, opts.batch, 0.02, 1)) {
+        check(0, "model allocation");
+        return;
+    }
     if (tf_scores_alloc(&s, &m) || fi_context_create(&ctx) != FI_OK) {
         tf_model_free(&m);
-        { check(0, "allocation"); return; }
+        {
+            check(0, "allocation");
+            return;
+        }
     }
     tf_train(&m, &opts, NULL, 0);
     double acc, steps[TF_STEPS];
     tf_evaluate(&m, 4242, 500, &acc, steps);
-    check(acc >= 0.97, "trained model answers the question: accuracy %.3f >= 0.97 (500 fresh prompts)", acc);
+    check(acc >= 0.97,
+          "trained model answers the question: accuracy %.3f >= 0.97 (500 fresh prompts)", acc);
 
     enum { NZ = 100 };
     int prompts[NZ * TF_PROMPT_LEN], tok[TF_SEQ_LEN], targets[TF_SEQ_LEN];
@@ -434,12 +462,14 @@ static void test_trained_model(void)
     for (int t = 0; t < TF_PROMPT_LEN - 1; t++)
         if (t != TF_PLANTED_1 && t != TF_PLANTED_2) other_flip = fmax(other_flip, flip[t]);
     check(flip[TF_PLANTED_1] > 0.4 && flip[TF_PLANTED_2] > 0.4 && other_flip == 0.0,
-          "measured: substitutions flip the answer at positions 2, 5 (%.2f, %.2f), never elsewhere (max %.2f)",
+          "measured: substitutions flip the answer at positions 2, 5 (%.2f, %.2f), never elsewhere "
+          "(max %.2f)",
           flip[TF_PLANTED_1], flip[TF_PLANTED_2], other_flip);
 
     /* FI per position, renormalized classes */
     int st = fi_context_set(ctx, FI_OPT_CLASS_MODE, FI_CLASS_RENORMALIZE);
-    double s2[TF_PROMPT_LEN] = {0}, t2[TF_PROMPT_LEN] = {0}, one_s2[TF_PROMPT_LEN], one_t2[TF_PROMPT_LEN];
+    double s2[TF_PROMPT_LEN] = {0}, t2[TF_PROMPT_LEN] = {0}, one_s2[TF_PROMPT_LEN],
+           one_t2[TF_PROMPT_LEN];
     double worst_el = 0, worst_sat = 0, worst_rem = 0, worst_cs = 0;
     int n_sat = 0, n_blocks = 0;
     double *el = malloc(sizeof(double) * TF_PROMPT_LEN * cfg.channels);
@@ -469,7 +499,8 @@ static void test_trained_model(void)
                 n_blocks++;
             }
         }
-        if (st == FI_OK && z < 10) { /* fact 6(c): with a remainder class the ceiling is (1-P_k)/P_k, raw P */
+        if (st == FI_OK &&
+            z < 10) { /* fact 6(c): with a remainder class the ceiling is (1-P_k)/P_k, raw P */
             double fi[TF_PROMPT_LEN];
             st = fi_context_set(ctx, FI_OPT_CLASS_MODE, FI_CLASS_REMAINDER);
             if (st == FI_OK) st = tf_position_block_fi(ctx, &m, &s, fi, NULL, NULL);
@@ -482,13 +513,19 @@ static void test_trained_model(void)
     check(st == FI_OK, "libfi calls on 100 prompts succeed%s%s", st == FI_OK ? "" : ": ",
           st == FI_OK ? "" : fi_context_error(ctx));
     if (st != FI_OK) goto done;
-    check(worst_el <= 1e-9, "element FI per input coordinate = s'_k^2 / sum P'_i s'_i^2 (fact 1, renormalized): worst rel err %.1e",
+    check(worst_el <= 1e-9,
+          "element FI per input coordinate = s'_k^2 / sum P'_i s'_i^2 (fact 1, renormalized): "
+          "worst rel err %.1e",
           worst_el);
     check(worst_sat <= 1e-8 && n_sat == n_blocks,
-          "block FI per position saturates at (1-P'_k)/P'_k (fact 3): worst rel err %.1e, %d/%d flagged",
+          "block FI per position saturates at (1-P'_k)/P'_k (fact 3): worst rel err %.1e, %d/%d "
+          "flagged",
           worst_sat, n_sat, n_blocks);
-    check(worst_cs <= 1.0 + 1e-9, "token substitution: (g.d)^2 <= FI_b S^2 (fact 7): worst ratio %.3f", worst_cs);
-    check(worst_rem <= 1e-8, "remainder class mode: position blocks saturate at (1-P_k)/P_k, raw P_k (fact 6c): worst rel err %.1e",
+    check(worst_cs <= 1.0 + 1e-9,
+          "token substitution: (g.d)^2 <= FI_b S^2 (fact 7): worst ratio %.3f", worst_cs);
+    check(worst_rem <= 1e-8,
+          "remainder class mode: position blocks saturate at (1-P_k)/P_k, raw P_k (fact 6c): worst "
+          "rel err %.1e",
           worst_rem);
 
     /* the planted positions, by the Fisher length of a token substitution, with a margin */
@@ -497,15 +534,17 @@ static void test_trained_model(void)
         if (t != TF_PLANTED_1 && t != TF_PLANTED_2) other = fmax(other, s2[t]);
     const double margin = fmin(s2[TF_PLANTED_1], s2[TF_PLANTED_2]) / other;
     check(margin >= 5.0,
-          "S^2 of a token substitution singles out positions 2, 5: %.2e, %.2e vs <= %.2e elsewhere (x%.1f >= 5)",
+          "S^2 of a token substitution singles out positions 2, 5: %.2e, %.2e vs <= %.2e elsewhere "
+          "(x%.1f >= 5)",
           s2[TF_PLANTED_1], s2[TF_PLANTED_2], other, margin);
 
     /* strict mode refuses the raw vocabulary probabilities (they do not sum to 1) */
     {
         int st2 = fi_context_set(ctx, FI_OPT_CLASS_MODE, FI_CLASS_STRICT);
         if (st2 == FI_OK) st2 = tf_element_fi(ctx, &s, NULL, el);
-        check(st2 == FI_ERR_PROBABILITY, "strict class mode rejects raw option probabilities: status %d (%s)",
-              st2, fi_strerror(st2));
+        check(st2 == FI_ERR_PROBABILITY,
+              "strict class mode rejects raw option probabilities: status %d (%s)", st2,
+              fi_strerror(st2));
         if (fi_context_set(ctx, FI_OPT_CLASS_MODE, FI_CLASS_RENORMALIZE) != FI_OK) goto done;
     }
 
@@ -531,7 +570,8 @@ static void test_trained_model(void)
             worst_disc = fmax(worst_disc, fabs(r.discounted[g] - disc / wsum) / (disc / wsum));
         }
         check(st == FI_OK && worst_fixed <= 1e-12 && worst_sum <= 1e-12 && worst_disc <= 1e-12,
-              "sequence FI: accumulator gives (1/L) sum FI_l and (1-g) sum g^(l-1) FI_l (rel err %.1e, %.1e, %.1e)",
+              "sequence FI: accumulator gives (1/L) sum FI_l and (1-g) sum g^(l-1) FI_l (rel err "
+              "%.1e, %.1e, %.1e)",
               worst_fixed, worst_sum, worst_disc);
         tf_seq_result_free(&r);
     }

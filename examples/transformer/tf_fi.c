@@ -6,8 +6,7 @@
 #include <string.h>
 
 /* Appends a named range; returns the new count. */
-static int add_group(tf_group *g, int count, int max, const char *name, size_t offset,
-                     size_t size)
+static int add_group(tf_group *g, int count, int max, const char *name, size_t offset, size_t size)
 {
     if (count >= max) return count;
     snprintf(g[count].name, sizeof g[count].name, "%s", name);
@@ -59,13 +58,14 @@ int tf_element_fi(fi_context *ctx, const tf_scores *s, double *fi_param, double 
     return st;
 }
 
-int tf_reduce_groups(fi_context *ctx, const tf_group *g, int n_groups, const double *values,
-                     int op, double *out)
+int tf_reduce_groups(fi_context *ctx, const tf_group *g, int n_groups, const double *values, int op,
+                     double *out)
 {
     for (int i = 0; i < n_groups; i++) {
         /* one group spanning the whole range: count 1, p = size */
         const fi_blocks whole = {1, (int64_t)g[i].size, 1, (int64_t)g[i].size};
-        const int st = fi_reduce(ctx, values + g[i].offset, (int64_t)g[i].size, &whole, op, out + i);
+        const int st =
+            fi_reduce(ctx, values + g[i].offset, (int64_t)g[i].size, &whole, op, out + i);
         if (st != FI_OK) return st;
     }
     return FI_OK;
@@ -116,7 +116,8 @@ int tf_substitution_fisher(fi_context *ctx, const tf_model *m, const tf_scores *
     const fi_blocks positions = {T, C, 1, C};
     const double *wte = tf_tensor(m, m->params, TF_WTE, 0);
     double *delta = calloc(s->n_input, sizeof *delta);
-    double *one_s2 = malloc(sizeof(double) * (size_t)T), *one_t2 = malloc(sizeof(double) * (size_t)T);
+    double *one_s2 = malloc(sizeof(double) * (size_t)T),
+           *one_t2 = malloc(sizeof(double) * (size_t)T);
     int st = delta && one_s2 && one_t2 ? FI_OK : FI_ERR_NOMEM;
     for (int t = 0; t < T; t++) s2[t] = taylor2[t] = 0.0;
     /* shift r: every symbol position at once gets its r-th other symbol (blocks are

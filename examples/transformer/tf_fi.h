@@ -37,8 +37,8 @@ int tf_matrix_groups(const tf_model *m, tf_group *groups, int max);
 int tf_element_fi(fi_context *ctx, const tf_scores *s, double *fi_param, double *fi_input);
 
 /* out[g] = op (an fi_reduce_op) of values over group g of the flat parameter array. */
-int tf_reduce_groups(fi_context *ctx, const tf_group *groups, int n_groups,
-                     const double *values, int op, double *out);
+int tf_reduce_groups(fi_context *ctx, const tf_group *groups, int n_groups, const double *values,
+                     int op, double *out);
 
 /* Per attention head (layer-major, NL*NH heads) the MEAN element FI over the head's rows of
  * W_q, W_k, W_v and its columns of W_o: out[5*h + 0..3] = q, k, v, o; out[5*h + 4] = the

@@ -249,8 +249,8 @@ static void softmax_forward(double *probs, const double *logits, int N, int V)
 /* ------------------------------------------------------------------ layout */
 
 static const char *const tensor_names[TF_NTENSORS] = {
-    "wte", "wpe", "ln1w", "ln1b", "qkvw", "qkvb", "attprojw", "attprojb", "ln2w",
-    "ln2b", "fcw", "fcb", "fcprojw", "fcprojb", "lnfw", "lnfb", "headw"};
+    "wte",  "wpe", "ln1w", "ln1b",    "qkvw",    "qkvb", "attprojw", "attprojb", "ln2w",
+    "ln2b", "fcw", "fcb",  "fcprojw", "fcprojb", "lnfw", "lnfb",     "headw"};
 
 const char *tf_tensor_name(int which)
 {
@@ -265,10 +265,9 @@ int tf_tensor_layered(int which)
 static void layout_init(tf_layout *lay, const tf_config *g)
 {
     const size_t V = g->vocab, T = g->max_t, C = g->channels, L = g->layers;
-    const size_t s[TF_NTENSORS] = {V * C,     T * C,     L * C,         L * C,     L * 3 * C * C,
-                                   L * 3 * C, L * C * C, L * C,         L * C,     L * C,
-                                   L * 4 * C * C, L * 4 * C, L * C * 4 * C, L * C, C,
-                                   C,         V * C};
+    const size_t s[TF_NTENSORS] = {V * C,         T * C, L * C, L * C, L * 3 * C * C, L * 3 * C,
+                                   L * C * C,     L * C, L * C, L * C, L * 4 * C * C, L * 4 * C,
+                                   L * C * 4 * C, L * C, C,     C,     V * C};
     size_t off = 0;
     for (int i = 0; i < TF_NTENSORS; i++) {
         lay->size[i] = s[i];
@@ -296,16 +295,31 @@ double *tf_tensor(const tf_model *m, double *flat, int which, int layer)
 static void acts_table(tf_acts *a, const tf_config *g, int B, int T, double ***dst, size_t *n)
 {
     const size_t BT = (size_t)B * T, C = g->channels, L = g->layers;
-    const size_t len[TF_NACTS] = {BT * C,     L * BT * C, L * BT,     L * BT,     L * BT * 3 * C,
+    const size_t len[TF_NACTS] = {BT * C,
+                                  L * BT * C,
+                                  L * BT,
+                                  L * BT,
+                                  L * BT * 3 * C,
                                   L * BT * g->heads * (size_t)T,
-                                  L * BT * C, L * BT * C, L * BT * C, L * BT * C, L * BT,
-                                  L * BT,     L * BT * 4 * C, L * BT * 4 * C, L * BT * C,
-                                  L * BT * C, BT * C,     BT,         BT,     BT * g->vocab,
+                                  L * BT * C,
+                                  L * BT * C,
+                                  L * BT * C,
+                                  L * BT * C,
+                                  L * BT,
+                                  L * BT,
+                                  L * BT * 4 * C,
+                                  L * BT * 4 * C,
+                                  L * BT * C,
+                                  L * BT * C,
+                                  BT * C,
+                                  BT,
+                                  BT,
+                                  BT * g->vocab,
                                   BT * g->vocab};
-    double **ptr[TF_NACTS] = {&a->encoded,  &a->ln1,      &a->ln1_mean, &a->ln1_rstd, &a->qkv,
-                              &a->att,      &a->atty,     &a->attproj,  &a->residual2, &a->ln2,
-                              &a->ln2_mean, &a->ln2_rstd, &a->fch,      &a->fch_gelu, &a->fcproj,
-                              &a->residual3, &a->lnf,     &a->lnf_mean, &a->lnf_rstd, &a->logits,
+    double **ptr[TF_NACTS] = {&a->encoded,   &a->ln1,      &a->ln1_mean, &a->ln1_rstd,  &a->qkv,
+                              &a->att,       &a->atty,     &a->attproj,  &a->residual2, &a->ln2,
+                              &a->ln2_mean,  &a->ln2_rstd, &a->fch,      &a->fch_gelu,  &a->fcproj,
+                              &a->residual3, &a->lnf,      &a->lnf_mean, &a->lnf_rstd,  &a->logits,
                               &a->probs};
     for (int i = 0; i < TF_NACTS; i++) {
         dst[i] = ptr[i];
@@ -429,8 +443,8 @@ void tf_forward_from_encoded(tf_model *m)
         matmul_forward(fch, ln2, tf_tensor(m, P, TF_FCW, l), tf_tensor(m, P, TF_FCB, l), (int)BT, C,
                        4 * C);
         gelu_forward(fchg, fch, BT * 4 * C);
-        matmul_forward(fcproj, fchg, tf_tensor(m, P, TF_FCPROJW, l),
-                       tf_tensor(m, P, TF_FCPROJB, l), (int)BT, 4 * C, C);
+        matmul_forward(fcproj, fchg, tf_tensor(m, P, TF_FCPROJW, l), tf_tensor(m, P, TF_FCPROJB, l),
+                       (int)BT, 4 * C, C);
         residual_forward(res3, res2, fcproj, BT * C);
         x = res3;
     }

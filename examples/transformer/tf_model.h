@@ -16,11 +16,11 @@
 #include <stdint.h>
 
 typedef struct tf_config {
-    int vocab;   /* V */
-    int max_t;   /* maxT, longest sequence */
-    int channels;/* C */
-    int heads;   /* NH, C % NH == 0 */
-    int layers;  /* NL */
+    int vocab;    /* V */
+    int max_t;    /* maxT, longest sequence */
+    int channels; /* C */
+    int heads;    /* NH, C % NH == 0 */
+    int layers;   /* NL */
 } tf_config;
 
 /* Parameter tensors, in the order they sit in the flat parameter array. */
@@ -80,24 +80,23 @@ typedef struct tf_acts {
 typedef struct tf_model {
     tf_config cfg;
     tf_layout lay;
-    double *params;     /* lay.total */
-    double *grads;      /* lay.total, written by tf_backward (accumulated) */
-    double *adam_m;     /* lay.total */
-    double *adam_v;     /* lay.total */
+    double *params; /* lay.total */
+    double *grads;  /* lay.total, written by tf_backward (accumulated) */
+    double *adam_m; /* lay.total */
+    double *adam_v; /* lay.total */
     int adam_t;
-    int max_b;          /* activations are sized for max_b x max_t */
-    int b, t;           /* shape of the last forward pass */
-    const int *tokens;  /* tokens of the last forward pass (borrowed) */
+    int max_b;         /* activations are sized for max_b x max_t */
+    int b, t;          /* shape of the last forward pass */
+    const int *tokens; /* tokens of the last forward pass (borrowed) */
     tf_acts acts;
-    tf_acts dacts;      /* scratch of the same shapes for the backward pass */
-    double *dscratch;   /* (T) scratch for the attention backward */
+    tf_acts dacts;    /* scratch of the same shapes for the backward pass */
+    double *dscratch; /* (T) scratch for the attention backward */
 } tf_model;
 
 /* Allocates a model for batches of up to max_b sequences; parameters initialized from seed
  * (normal, std init_std; projections into the residual stream scaled by 1/sqrt(2 NL); LN
  * weights 1, biases 0). Returns 0, or -1 when out of memory or cfg is invalid. */
-int tf_model_create(tf_model *m, const tf_config *cfg, int max_b, double init_std,
-                    uint64_t seed);
+int tf_model_create(tf_model *m, const tf_config *cfg, int max_b, double init_std, uint64_t seed);
 void tf_model_free(tf_model *m);
 
 /* Pointer to tensor `which` of layer `layer` (layer 0 for unlayered tensors) inside a flat

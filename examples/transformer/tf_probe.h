@@ -17,15 +17,15 @@
 #include "tf_task.h"
 
 typedef struct tf_scores {
-    int t;                 /* tokens in the context                                   */
-    int pos;               /* position whose next-token distribution is scored        */
-    double probs[TF_K];    /* raw vocabulary probabilities of "A".."D" at pos          */
-    int predicted;         /* argmax of probs (the paper's y_pred)                     */
-    size_t n_param;        /* m->lay.total                                             */
-    size_t n_input;        /* t * C                                                    */
-    double *param;         /* TF_K rows of n_param: d log P_i / d theta               */
-    double *input;         /* TF_K rows of n_input: d log P_i / d encoded (pos-major) */
-    double *dlogits;       /* scratch, max_t x V                                       */
+    int t;              /* tokens in the context                                   */
+    int pos;            /* position whose next-token distribution is scored        */
+    double probs[TF_K]; /* raw vocabulary probabilities of "A".."D" at pos          */
+    int predicted;      /* argmax of probs (the paper's y_pred)                     */
+    size_t n_param;     /* m->lay.total                                             */
+    size_t n_input;     /* t * C                                                    */
+    double *param;      /* TF_K rows of n_param: d log P_i / d theta               */
+    double *input;      /* TF_K rows of n_input: d log P_i / d encoded (pos-major) */
+    double *dlogits;    /* scratch, max_t x V                                       */
 } tf_scores;
 
 /* Allocates the score rows for contexts of up to m->cfg.max_t tokens. 0, or -1 (memory). */

@@ -46,20 +46,20 @@ static int sample_option(tf_rng *rng, const double *probs)
     return TF_K - 1;
 }
 
-int tf_sequence_fi(fi_context *ctx, tf_model *m, tf_scores *s, const int *prompts,
-                   int n_prompts, const tf_seq_opts *o, const tf_group *groups, int n_groups,
-                   tf_seq_result *r)
+int tf_sequence_fi(fi_context *ctx, tf_model *m, tf_scores *s, const int *prompts, int n_prompts,
+                   const tf_seq_opts *o, const tf_group *groups, int n_groups, tf_seq_result *r)
 {
     const int L = o->horizon;
-    if (L < 1 || L > 16 || m->cfg.max_t > 64 || TF_PROMPT_LEN + L - 1 > m->cfg.max_t || o->continuations < 1 ||
-        n_prompts < 1 || !(o->gamma > 0 && o->gamma < 1) || r->horizon != L ||
-        r->n_groups != n_groups)
+    if (L < 1 || L > 16 || m->cfg.max_t > 64 || TF_PROMPT_LEN + L - 1 > m->cfg.max_t ||
+        o->continuations < 1 || n_prompts < 1 || !(o->gamma > 0 && o->gamma < 1) ||
+        r->horizon != L || r->n_groups != n_groups)
         return FI_ERR_DIMENSION;
     fi_accumulator *step_acc[16] = {NULL}, *fixed = NULL, *disc = NULL;
     double *elem = malloc(s->n_param * sizeof *elem);
     double *vec = malloc((size_t)n_groups * sizeof *vec);
     int st = elem && vec ? FI_OK : FI_ERR_NOMEM;
-    for (int l = 0; l < L && st == FI_OK; l++) st = fi_accumulator_create(ctx, n_groups, &step_acc[l]);
+    for (int l = 0; l < L && st == FI_OK; l++)
+        st = fi_accumulator_create(ctx, n_groups, &step_acc[l]);
     if (st == FI_OK) st = fi_accumulator_create(ctx, n_groups, &fixed);
     if (st == FI_OK) st = fi_accumulator_create(ctx, n_groups, &disc);
 
@@ -75,7 +75,8 @@ int tf_sequence_fi(fi_context *ctx, tf_model *m, tf_scores *s, const int *prompt
                 const int t = TF_PROMPT_LEN + l - 1; /* context: prompt + l-1 generated tokens */
                 tf_class_scores(m, tokens, t, t - 1, s);
                 st = tf_element_fi(ctx, s, elem, NULL);
-                if (st == FI_OK) st = tf_reduce_groups(ctx, groups, n_groups, elem, FI_REDUCE_MEAN, vec);
+                if (st == FI_OK)
+                    st = tf_reduce_groups(ctx, groups, n_groups, elem, FI_REDUCE_MEAN, vec);
                 if (st == FI_OK) st = fi_accumulator_add(ctx, step_acc[l - 1], vec, 1.0);
                 double total = 0;
                 for (int i = 0; i < TF_K; i++) total += s->probs[i];
@@ -92,7 +93,8 @@ int tf_sequence_fi(fi_context *ctx, tf_model *m, tf_scores *s, const int *prompt
         double *mean = r->step_mean + (size_t)l * n_groups;
         st = fi_accumulator_result(ctx, step_acc[l], mean, r->step_se + (size_t)l * n_groups);
         if (st == FI_OK) st = fi_accumulator_add(ctx, fixed, mean, 1.0 / L);
-        if (st == FI_OK) st = fi_accumulator_add(ctx, disc, mean, (1.0 - o->gamma) * pow(o->gamma, l));
+        if (st == FI_OK)
+            st = fi_accumulator_add(ctx, disc, mean, (1.0 - o->gamma) * pow(o->gamma, l));
     }
     double disc_weight = 0;
     if (st == FI_OK) st = fi_accumulator_result(ctx, fixed, r->fixed, NULL);

@@ -33,13 +33,13 @@ typedef struct tf_seq_opts {
 
 typedef struct tf_seq_result {
     int n_groups, horizon;
-    double *step_mean;      /* horizon x n_groups: FI_l                              */
-    double *step_se;        /* horizon x n_groups: its standard error                */
-    double *fixed;          /* n_groups: (1/L) sum FI_l                              */
-    double *discounted;     /* n_groups: weighted mean, weights (1-gamma) gamma^(l-1) */
-    double *discounted_sum; /* n_groups: the truncated sum (1-gamma) sum gamma^(l-1) FI_l */
+    double *step_mean;          /* horizon x n_groups: FI_l                              */
+    double *step_se;            /* horizon x n_groups: its standard error                */
+    double *fixed;              /* n_groups: (1/L) sum FI_l                              */
+    double *discounted;         /* n_groups: weighted mean, weights (1-gamma) gamma^(l-1) */
+    double *discounted_sum;     /* n_groups: the truncated sum (1-gamma) sum gamma^(l-1) FI_l */
     double step_confidence[16]; /* mean P'(y_pred) per step (horizon <= 16)         */
-    double off_argmax;      /* fraction of sampled tokens that were not the argmax  */
+    double off_argmax;          /* fraction of sampled tokens that were not the argmax  */
 } tf_seq_result;
 
 int tf_seq_result_alloc(tf_seq_result *r, int n_groups, int horizon);
@@ -48,8 +48,7 @@ void tf_seq_result_free(tf_seq_result *r);
 /* Runs the estimate over n_prompts prompts (each TF_PROMPT_LEN tokens, row-major).
  * s must come from tf_scores_alloc(m). horizon <= 16 and TF_PROMPT_LEN + horizon - 1 <=
  * max_t. A libfi status (FI_ERR_DIMENSION / FI_ERR_NOMEM for bad options / memory). */
-int tf_sequence_fi(fi_context *ctx, tf_model *m, tf_scores *s, const int *prompts,
-                   int n_prompts, const tf_seq_opts *o, const tf_group *groups, int n_groups,
-                   tf_seq_result *r);
+int tf_sequence_fi(fi_context *ctx, tf_model *m, tf_scores *s, const int *prompts, int n_prompts,
+                   const tf_seq_opts *o, const tf_group *groups, int n_groups, tf_seq_result *r);
 
 #endif

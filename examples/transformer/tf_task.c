@@ -10,7 +10,8 @@ int tf_task_chain_position(int step)
 
 int tf_task_answer(const int *symbols, int step, int prev_class)
 {
-    if (step == 1) return 2 * (symbols[TF_PLANTED_1] >= TF_NSYM / 2) + (symbols[TF_PLANTED_2] >= TF_NSYM / 2);
+    if (step == 1)
+        return 2 * (symbols[TF_PLANTED_1] >= TF_NSYM / 2) + (symbols[TF_PLANTED_2] >= TF_NSYM / 2);
     return 2 * (symbols[chain_pos[step]] >= TF_NSYM / 2) + (prev_class >= TF_K / 2);
 }
 

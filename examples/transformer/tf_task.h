@@ -26,9 +26,9 @@
 #define TF_TOK_A 8 /* "A"; "B","C","D" follow */
 #define TF_TOK_QUERY 12
 #define TF_VOCAB 13
-#define TF_K 4            /* options per answer */
-#define TF_PROMPT_LEN 9   /* x0..x7 and "?" */
-#define TF_STEPS 5        /* answers in the chain */
+#define TF_K 4                                    /* options per answer */
+#define TF_PROMPT_LEN 9                           /* x0..x7 and "?" */
+#define TF_STEPS 5                                /* answers in the chain */
 #define TF_SEQ_LEN (TF_PROMPT_LEN + TF_STEPS - 1) /* inputs seen while answering all 5 */
 #define TF_PLANTED_1 2
 #define TF_PLANTED_2 5

@@ -7,14 +7,17 @@
 
 tf_config tf_demo_config(void)
 {
-    tf_config c = {.vocab = TF_VOCAB, .max_t = TF_SEQ_LEN, .channels = 24, .heads = 4,
-                   .layers = 2};
+    tf_config c = {.vocab = TF_VOCAB, .max_t = TF_SEQ_LEN, .channels = 24, .heads = 4, .layers = 2};
     return c;
 }
 
 tf_train_opts tf_demo_train_opts(void)
 {
-    tf_train_opts o = {.steps = 600, .batch = 16, .lr = 1e-2, .weight_decay = 0.0, .label_noise = 0.1,
+    tf_train_opts o = {.steps = 600,
+                       .batch = 16,
+                       .lr = 1e-2,
+                       .weight_decay = 0.0,
+                       .label_noise = 0.1,
                        .seed = 20240601u};
     return o;
 }
@@ -22,7 +25,8 @@ tf_train_opts tf_demo_train_opts(void)
 double tf_train(tf_model *m, const tf_train_opts *o, FILE *log, int log_every)
 {
     const int B = o->batch, T = TF_SEQ_LEN, V = m->cfg.vocab;
-    int *tokens = malloc(sizeof(int) * (size_t)B * T), *targets = malloc(sizeof(int) * (size_t)B * T);
+    int *tokens = malloc(sizeof(int) * (size_t)B * T),
+        *targets = malloc(sizeof(int) * (size_t)B * T);
     double *dlogits = malloc(sizeof(double) * (size_t)B * T * V);
     double tail = 0;
     int tail_n = 0;
@@ -30,7 +34,8 @@ double tf_train(tf_model *m, const tf_train_opts *o, FILE *log, int log_every)
     tf_rng rng;
     tf_rng_seed(&rng, o->seed);
     for (int step = 0; step < o->steps; step++) {
-        for (int b = 0; b < B; b++) tf_task_sample(&rng, o->label_noise, tokens + b * T, targets + b * T);
+        for (int b = 0; b < B; b++)
+            tf_task_sample(&rng, o->label_noise, tokens + b * T, targets + b * T);
         tf_forward(m, tokens, B, T);
         const double loss = tf_cross_entropy(m, targets, dlogits);
         tf_backward(m, dlogits, NULL);
@@ -70,8 +75,8 @@ void tf_evaluate(tf_model *m, uint64_t seed, int count, double *acc_first, doubl
     for (int i = 0; i < count; i++) {
         tf_task_sample(&rng, 0.0, tokens, targets);
         tf_forward(m, tokens, 1, TF_PROMPT_LEN); /* the question alone */
-        hit_first += TF_TOK_A + tf_predicted_option(m, 0, TF_PROMPT_LEN - 1) ==
-                     targets[TF_PROMPT_LEN - 1];
+        hit_first +=
+            TF_TOK_A + tf_predicted_option(m, 0, TF_PROMPT_LEN - 1) == targets[TF_PROMPT_LEN - 1];
         tf_forward(m, tokens, 1, TF_SEQ_LEN); /* the whole chain, teacher-forced */
         for (int s = 0; s < TF_STEPS; s++) {
             const int pos = TF_PROMPT_LEN - 1 + s;

@@ -8,12 +8,12 @@
 #include <stdio.h>
 
 typedef struct tf_train_opts {
-    int steps;        /* AdamW steps                                 */
-    int batch;        /* sequences per step                          */
-    double lr;        /* peak learning rate (cosine decay to lr/10)  */
+    int steps; /* AdamW steps                                 */
+    int batch; /* sequences per step                          */
+    double lr; /* peak learning rate (cosine decay to lr/10)  */
     double weight_decay;
     double label_noise; /* probability that a training answer is a random option */
-    uint64_t seed;    /* data stream seed                            */
+    uint64_t seed;      /* data stream seed                            */
 } tf_train_opts;
 
 /* The demo's model shape: V = 13, maxT = 13, C = 24, 4 heads, 2 layers. */

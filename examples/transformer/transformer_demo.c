@@ -50,7 +50,8 @@ static double seconds_since(const struct timespec *t0)
 /* Prints a libfi failure and returns 1 (for `return fail(...)` in main's sections). */
 static int fail(const demo *d, int st, const char *what)
 {
-    fprintf(stderr, "transformer_demo: %s: %s (%s)\n", what, fi_strerror(st), fi_context_error(d->ctx));
+    fprintf(stderr, "transformer_demo: %s: %s (%s)\n", what, fi_strerror(st),
+            fi_context_error(d->ctx));
     return 1;
 }
 
@@ -116,7 +117,8 @@ static int section_training(demo *d)
 {
     const tf_train_opts o = tf_demo_train_opts();
     printf("[1] training: AdamW, %d steps of %d sequences, lr %.0e (cosine), %.0f%% label noise, "
-           "seed %llu\n", o.steps, o.batch, o.lr, 100 * o.label_noise, (unsigned long long)o.seed);
+           "seed %llu\n",
+           o.steps, o.batch, o.lr, 100 * o.label_noise, (unsigned long long)o.seed);
     struct timespec t0;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     const double loss = tf_train(&d->m, &o, stdout, 150);
@@ -127,7 +129,8 @@ static int section_training(demo *d)
     const double q = 1 - o.label_noise + o.label_noise / TF_K, r = o.label_noise / TF_K;
     printf("  %.1f s; final loss %.4f (Bayes floor with this noise %.4f)\n", secs, loss,
            -q * log(q) - (TF_K - 1) * r * log(r));
-    printf("  accuracy on 1000 fresh clean prompts: answer 1 %.1f%%; chain, teacher-forced:", 100 * acc);
+    printf("  accuracy on 1000 fresh clean prompts: answer 1 %.1f%%; chain, teacher-forced:",
+           100 * acc);
     for (int s = 0; s < TF_STEPS; s++) printf(" %.1f%%", 100 * steps[s]);
     printf("\n\n");
     return 0;
@@ -149,7 +152,8 @@ static int section_question(demo *d)
         printf(" P(%s) = %.4f", tf_token_name(TF_TOK_A + i), d->s.probs[i]);
         sum += d->s.probs[i];
     }
-    printf("\n  they sum to %.6f, not 1: the 4 options are a subset of the 13-token vocabulary\n", sum);
+    printf("\n  they sum to %.6f, not 1: the 4 options are a subset of the 13-token vocabulary\n",
+           sum);
 
     /* SPEC fact 6: strict refuses, renormalize and remainder make a K-class problem */
     double el[TF_PROMPT_LEN * 64], bound;
@@ -204,12 +208,16 @@ static int section_parameters(demo *d)
         if (st == FI_OK) st = tf_reduce_groups(d->ctx, d->mats, nm, elem, FI_REDUCE_MAX, vec + nm);
         if (st == FI_OK) st = tf_zeroing_fisher(d->ctx, m, &d->s, d->mats, nm, vec + 2 * nm);
         if (st == FI_OK) st = tf_reduce_heads(d->ctx, m, elem, vec + 3 * nm);
-        if (st == FI_OK) st = tf_zeroing_fisher(d->ctx, m, &d->s, vrows, nheads, vec + 3 * nm + 5 * nheads);
+        if (st == FI_OK)
+            st = tf_zeroing_fisher(d->ctx, m, &d->s, vrows, nheads, vec + 3 * nm + 5 * nheads);
         if (st == FI_OK) st = fi_accumulator_add(d->ctx, acc, vec, 1.0);
     }
     if (st == FI_OK) st = fi_accumulator_result(d->ctx, acc, mean, se);
     if (st != FI_OK) {
-        free(elem); free(vec); free(mean); free(se);
+        free(elem);
+        free(vec);
+        free(mean);
+        free(se);
         fi_accumulator_free(acc);
         return fail(d, st, "FI per parameter group");
     }
@@ -229,11 +237,13 @@ static int section_parameters(demo *d)
                d->mats[g].size, mean[g], se[g], mean[nm + g], mean[2 * nm + g],
                100 * (base - drop_m[g]));
     printf("  Spearman rank correlation with the measured accuracy drop: mean element FI %+.2f,\n"
-           "  max element FI %+.2f, S^2 of zeroing %+.2f\n", spearman(mean, drop_m, nm),
-           spearman(mean + nm, drop_m, nm), spearman(mean + 2 * nm, drop_m, nm));
-    printf("\n[4] FI per attention head: mean element FI over the head's rows of W_q, W_k, W_v and\n"
-           "    its columns of W_o (fi_reduce SUM per part, W_o per column then per head); S^2 and\n"
-           "    accuracy for zeroing the head's W_v rows (its output then carries only the bias)\n");
+           "  max element FI %+.2f, S^2 of zeroing %+.2f\n",
+           spearman(mean, drop_m, nm), spearman(mean + nm, drop_m, nm),
+           spearman(mean + 2 * nm, drop_m, nm));
+    printf(
+        "\n[4] FI per attention head: mean element FI over the head's rows of W_q, W_k, W_v and\n"
+        "    its columns of W_o (fi_reduce SUM per part, W_o per column then per head); S^2 and\n"
+        "    accuracy for zeroing the head's W_v rows (its output then carries only the bias)\n");
     printf("  %-6s %9s %9s %9s %9s %9s  %9s  %8s\n", "head", "W_q", "W_k", "W_v", "W_o", "mean",
            "S^2 zero", "acc zero");
     for (int h = 0; h < nheads; h++) {
@@ -243,10 +253,13 @@ static int section_parameters(demo *d)
         crit[h] = v[4];
     }
     printf("  Spearman rank correlation with the measured accuracy drop: mean element FI %+.2f,\n"
-           "  S^2 of zeroing W_v rows %+.2f\n", spearman(crit, drop_h, nheads),
-           spearman(mean + 3 * nm + 5 * nheads, drop_h, nheads));
+           "  S^2 of zeroing W_v rows %+.2f\n",
+           spearman(crit, drop_h, nheads), spearman(mean + 3 * nm + 5 * nheads, drop_h, nheads));
     printf("\n");
-    free(elem); free(vec); free(mean); free(se);
+    free(elem);
+    free(vec);
+    free(mean);
+    free(se);
     fi_accumulator_free(acc);
     return 0;
 }
@@ -325,14 +338,15 @@ static int section_positions(demo *d)
     double flip[TF_PROMPT_LEN];
     flip_rates(d, flip);
 
-    printf("[5] FI per input token position of the question (the answer hinges on positions 2 and 5)\n"
-           "    omega = the C = %d input-embedding coordinates of a position; mean over %d prompts.\n"
-           "    element FI reduced over the position (fi_reduce MEAN, MAX); block FI of the position\n"
-           "    (p = %d >= K-1: saturated in %ld of %ld blocks, so FI/ceiling = 1 everywhere); token\n"
-           "    substitution d = wte[other] - wte[x_t], mean over the 7 other symbols: Fisher length\n"
-           "    S^2 = d^T G d, FI_b S^2 and the first-order change (g.d)^2 (fi_perturbation); and\n"
-           "    the measured fraction of substitutions that flip the answer (exact forward passes)\n",
-           C, d->n_prompts, C, n_sat, (long)d->n_prompts * T);
+    printf(
+        "[5] FI per input token position of the question (the answer hinges on positions 2 and 5)\n"
+        "    omega = the C = %d input-embedding coordinates of a position; mean over %d prompts.\n"
+        "    element FI reduced over the position (fi_reduce MEAN, MAX); block FI of the position\n"
+        "    (p = %d >= K-1: saturated in %ld of %ld blocks, so FI/ceiling = 1 everywhere); token\n"
+        "    substitution d = wte[other] - wte[x_t], mean over the 7 other symbols: Fisher length\n"
+        "    S^2 = d^T G d, FI_b S^2 and the first-order change (g.d)^2 (fi_perturbation); and\n"
+        "    the measured fraction of substitutions that flip the answer (exact forward passes)\n",
+        C, d->n_prompts, C, n_sat, (long)d->n_prompts * T);
     printf("  %-6s %-21s %9s %8s %9s %9s %9s %6s\n", "pos", "mean element FI +- se", "max el FI",
            "FI/ceil", "S^2 subst", "FI_b S^2", "(g.d)^2", "flips");
     for (int t = 0; t < T; t++) {
@@ -341,8 +355,9 @@ static int section_positions(demo *d)
                se[t], mean[T + t], mean[2 * T + t], mean[3 * T + t], mean[4 * T + t],
                mean[5 * T + t], 100 * flip[t]);
     }
-    printf("  (mean class ceiling (1-P'_k)/P'_k over the prompts: %.4f; '*' planted, '?' the query)\n",
-           mean[6 * T]);
+    printf(
+        "  (mean class ceiling (1-P'_k)/P'_k over the prompts: %.4f; '*' planted, '?' the query)\n",
+        mean[6 * T]);
     printf("  rankings of the 8 symbol positions:\n");
     print_ranking("mean element FI", mean, T - 1);
     print_ranking("max element FI", mean + T, T - 1);
@@ -368,12 +383,13 @@ static int section_sequence(demo *d)
         tf_seq_result_free(&r);
         return fail(d, st, "sequence FI");
     }
-    printf("[6] sequence-generation FI: %d prompts, N = %d continuations each sampled from P' over\n"
-           "    the options, horizon L = %d; step l scores the predicted option given the prompt and\n"
-           "    the continuation truncated at l-1 tokens; values = mean element FI per matrix.\n"
-           "    FI_seq^L = (1/L) sum FI_l; discounted gamma = %.1f: weights (1-gamma) gamma^(l-1),\n"
-           "    accumulator mean (renormalized over the L steps) and the truncated sum.  (%.1f s)\n",
-           nz, o.continuations, o.horizon, o.gamma, seconds_since(&t0));
+    printf(
+        "[6] sequence-generation FI: %d prompts, N = %d continuations each sampled from P' over\n"
+        "    the options, horizon L = %d; step l scores the predicted option given the prompt and\n"
+        "    the continuation truncated at l-1 tokens; values = mean element FI per matrix.\n"
+        "    FI_seq^L = (1/L) sum FI_l; discounted gamma = %.1f: weights (1-gamma) gamma^(l-1),\n"
+        "    accumulator mean (renormalized over the L steps) and the truncated sum.  (%.1f s)\n",
+        nz, o.continuations, o.horizon, o.gamma, seconds_since(&t0));
     printf("  mean P'(y_pred) per step:");
     for (int l = 0; l < o.horizon; l++) printf(" %.3f", r.step_confidence[l]);
     printf("; sampled tokens that were not the argmax: %.1f%%\n", 100 * r.off_argmax);

@@ -1,0 +1,121 @@
+/* Benchmarks W1-W6 of SPEC section 3: median time of fi_direct (class target argmax P,
+ * float32 scores) against the floor, a streaming read of the same input bytes in this run.
+ * Prints one line per workload: name threads lib_ms floor_ms ratio. */
+#define _POSIX_C_SOURCE 200809L
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "fi.h"
+
+static double now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+static int cmp(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static volatile float sink;
+
+/* The floor: one streaming pass over n floats, 8 independent partial sums. */
+static double floor_ms(const float *x, int64_t n, int reps)
+{
+    double t[16];
+    for (int r = 0; r < reps; r++) {
+        double t0 = now_ms();
+        float acc[8] = {0};
+        for (int64_t i = 0; i + 8 <= n; i += 8)
+            for (int j = 0; j < 8; j++) acc[j] += x[i + j];
+        sink = acc[0] + acc[1] + acc[2] + acc[3] + acc[4] + acc[5] + acc[6] + acc[7];
+        t[r] = now_ms() - t0;
+    }
+    qsort(t, (size_t)reps, sizeof t[0], cmp);
+    return t[reps / 2];
+}
+
+typedef struct workload {
+    const char *name;
+    int64_t K, n, count, size, stride, step;
+    int indexed, reps;
+} workload;
+
+int main(int argc, char **argv)
+{
+    const char *only = argc > 1 ? argv[1] : NULL;
+    const int64_t M = 4096, IMG = 448;
+    const workload w[] = {
+        {"W1-element", 4, M * M, M * M, 1, 1, 1, 0, 3},
+        {"W2-pixel", 4, IMG * IMG * 3, IMG * IMG, 3, 1, 3, 0, 5},
+        {"W3-row", 4, M * M, M, M, 1, M, 0, 3},
+        {"W4-column", 4, M * M, M, M, M, 1, 0, 3},
+        {"W5-patch", 4, IMG * IMG * 3, (IMG / 14) * (IMG / 14), 14 * 14 * 3, 0, 0, 1, 5},
+        {"W6-row-K16", 16, M * M, M, M, 1, M, 0, 3},
+    };
+    uint64_t seed = 12345;
+    for (size_t t = 0; t < sizeof w / sizeof w[0]; t++) {
+        const workload *wl = &w[t];
+        if (only && strcmp(only, wl->name) != 0) continue;
+        const int64_t K = wl->K, n = wl->n;
+        float *S = malloc(sizeof(float) * (size_t)(K * n));
+        double *out = malloc(sizeof(double) * (size_t)wl->count), P[16], z = 0;
+        int64_t *offsets = NULL, *indices = NULL;
+        for (int64_t i = 0; i < K * n; i++) {
+            seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+            S[i] = (float)((seed >> 40) * (1.0 / 16777216.0) - 0.5);
+        }
+        for (int64_t i = 0; i < K; i++) z += (P[i] = (double)(i + 1)); /* P ~ 1..K, as the peer */
+        for (int64_t i = 0; i < K; i++) P[i] /= z;
+        if (wl->indexed) { /* 14x14 patches of an HWC image, all three channels */
+            const int64_t per = IMG / 14, p = wl->size;
+            offsets = malloc(sizeof(int64_t) * (size_t)(wl->count + 1));
+            indices = malloc(sizeof(int64_t) * (size_t)(wl->count * p));
+            for (int64_t b = 0, q = 0; b < wl->count; b++) {
+                offsets[b] = q;
+                for (int64_t y = 0; y < 14; y++)
+                    for (int64_t x = 0; x < 14; x++)
+                        for (int64_t c = 0; c < 3; c++)
+                            indices[q++] = (((b / per) * 14 + y) * IMG + (b % per) * 14 + x) * 3 + c;
+            }
+            offsets[wl->count] = wl->count * p;
+        }
+        const double fl = floor_ms(S, K * n, 5);
+        for (int threads = 1; threads <= 2; threads++) {
+            fi_context *ctx = NULL;
+            if (fi_context_create(&ctx) != FI_OK ||
+                fi_context_set(ctx, FI_OPT_THREADS, threads) != FI_OK)
+                return 1;
+            double times[16];
+            for (int r = 0; r < wl->reps; r++) {
+                fi_blocks bl = {wl->count, wl->size, wl->stride, wl->step};
+                fi_index_blocks ib = {wl->count, offsets, indices};
+                double t0 = now_ms();
+                int st = wl->indexed
+                             ? fi_direct_indexed(ctx, K, P, FI_F32, S, n, n, &ib, NULL, K - 1, out, 0)
+                             : fi_direct(ctx, K, P, FI_F32, S, n, n, &bl, NULL, K - 1, out, 0);
+                times[r] = now_ms() - t0;
+                if (st != FI_OK) {
+                    fprintf(stderr, "%s: %s\n", wl->name, fi_context_error(ctx));
+                    return 1;
+                }
+            }
+            qsort(times, (size_t)wl->reps, sizeof times[0], cmp);
+            printf("%s %d %.2f %.2f %.2f\n", wl->name, threads, times[wl->reps / 2], fl,
+                   times[wl->reps / 2] / fl);
+            fflush(stdout);
+            fi_context_free(ctx);
+        }
+        free(S);
+        free(out);
+        free(offsets);
+        free(indices);
+    }
+    return 0;
+}

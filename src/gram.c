@@ -1,0 +1,151 @@
+/* Small Gram kernels of the fast path (SPEC section 1, issue "fast path").
+ *
+ * For a block with p >= K the K x K Gram C = B^T B has the nonzero spectrum of G_b, and
+ * FI = sum_j (u_j . t)^2 / lambda_j^2 with t = B^T g (C = U diag(lambda) U^T). For p < K the
+ * p x p metric G itself is small: FI = sum_j (v_j . g)^2 / lambda_j.
+ *
+ * Accuracy. Forming C rounds each entry by at most gamma = p*eps*lambda_max (in practice
+ * sqrt(p)*eps), which moves every eigenvalue by that much; FI then has relative error about
+ * 2*kappa(C)*gamma. The kernels therefore only answer when every kept eigenvalue is at least
+ * FI_GRAM_MIN_RATIO * lambda_max (kappa <= 1e3: relative error ~1e-11 at p = 4096) and no
+ * singular value lies near the rank cut-off; otherwise the caller falls back to the SVD.
+ *
+ * Softmax-consistent scores have sum_i P_i s_i = 0, so B sqrt(P) = 0 and C is exactly
+ * singular. That null direction q = sqrt(P)/|sqrt(P)| is known: when |B q| (measured directly
+ * from the per-coordinate means, without cancellation) is below the rank cut-off, the SVD
+ * would drop it too, and the kernel works in the (K-1)-dimensional complement of q, where
+ * C is generically well conditioned. */
+#include "gram.h"
+
+#define FI_GRAM_MIN_RATIO 1e-3
+#define FI_GRAM_CUT_MARGIN 1e-3 /* sigma within this relative distance of the cut: ambiguous */
+
+/* Cyclic Jacobi eigendecomposition of the symmetric n x n A (row-major, destroyed):
+ * eigenvalues w[n], eigenvectors as the columns of V (row-major n x n). */
+static void jacobi(double *A, int n, double *w, double *V)
+{
+    for (int i = 0; i < n; i++)
+        for (int j = 0; j < n; j++) V[i * n + j] = i == j;
+    for (int sweep = 0; sweep < 60; sweep++) {
+        double off = 0, diag = 0;
+        for (int i = 0; i < n; i++) {
+            diag += A[i * n + i] * A[i * n + i];
+            for (int j = i + 1; j < n; j++) off += A[i * n + j] * A[i * n + j];
+        }
+        if (off <= 1e-34 * diag || off == 0) break;
+        for (int p = 0; p < n; p++)
+            for (int q = p + 1; q < n; q++) {
+                const double apq = A[p * n + q];
+                if (apq == 0) continue;
+                const double theta = (A[q * n + q] - A[p * n + p]) / (2 * apq);
+                const double t = (theta >= 0 ? 1 : -1) / (fabs(theta) + sqrt(theta * theta + 1));
+                const double c = 1 / sqrt(t * t + 1), s = t * c;
+                for (int k = 0; k < n; k++) { /* A <- A J */
+                    const double akp = A[k * n + p], akq = A[k * n + q];
+                    A[k * n + p] = c * akp - s * akq;
+                    A[k * n + q] = s * akp + c * akq;
+                }
+                for (int k = 0; k < n; k++) { /* A <- J^T A */
+                    const double apk = A[p * n + k], aqk = A[q * n + k];
+                    A[p * n + k] = c * apk - s * aqk;
+                    A[q * n + k] = s * apk + c * aqk;
+                }
+                for (int k = 0; k < n; k++) {
+                    const double vkp = V[k * n + p], vkq = V[k * n + q];
+                    V[k * n + p] = c * vkp - s * vkq;
+                    V[k * n + q] = s * vkp + c * vkq;
+                }
+            }
+    }
+    for (int i = 0; i < n; i++) w[i] = A[i * n + i];
+}
+
+/* Applies the Householder reflector H = I - 2 v v^T / (v^T v) on both sides of the n x n
+ * symmetric C and to t. */
+static void reflect(double *C, double *t, int n, const double *v)
+{
+    double vv = 0;
+    for (int i = 0; i < n; i++) vv += v[i] * v[i];
+    double Cv[FI_GRAM_MAX_K];
+    for (int i = 0; i < n; i++) {
+        Cv[i] = 0;
+        for (int j = 0; j < n; j++) Cv[i] += C[i * n + j] * v[j];
+    }
+    double vCv = 0, vt = 0;
+    for (int i = 0; i < n; i++) { vCv += v[i] * Cv[i]; vt += v[i] * t[i]; }
+    const double a = 2 / vv;
+    /* H C H = C - a (v Cv^T + Cv v^T) + a^2 (v^T C v) v v^T */
+    for (int i = 0; i < n; i++)
+        for (int j = 0; j < n; j++)
+            C[i * n + j] += -a * (v[i] * Cv[j] + Cv[i] * v[j]) + a * a * vCv * v[i] * v[j];
+    for (int i = 0; i < n; i++) t[i] -= a * vt * v[i];
+}
+
+/* Decides ranks from eigenvalues lam[0..n) of a Gram matrix: 1 = answer in *fi, 0 = ask for
+ * the SVD. power = 2 for the K x K Gram (FI = (u.t)^2/lambda^2), 1 for the p x p metric. */
+static int finish(const double *lam, const double *U, const double *t, int n, double rcond,
+                  double atol, int power, double smax_all, double *fi, int64_t *rank)
+{
+    double lmax = 0;
+    for (int j = 0; j < n; j++) lmax = fmax(lmax, lam[j]);
+    if (!(lmax > 0)) return 0;
+    const double smax = fmax(sqrt(lmax), smax_all);
+    const double cut = fmax(atol, rcond * smax);
+    double acc = 0;
+    int64_t r = 0;
+    for (int j = 0; j < n; j++) {
+        if (!(lam[j] >= FI_GRAM_MIN_RATIO * lmax)) return 0; /* not resolved by the Gram */
+        const double sv = sqrt(lam[j]);
+        if (fabs(sv - cut) <= FI_GRAM_CUT_MARGIN * cut) return 0; /* ambiguous rank */
+        if (sv <= cut) continue;
+        double ut = 0;
+        for (int i = 0; i < n; i++) ut += U[i * n + j] * t[i];
+        acc += power == 2 ? (ut / lam[j]) * (ut / lam[j]) : ut * ut / lam[j];
+        r++;
+    }
+    *fi = acc;
+    *rank = r;
+    return 1;
+}
+
+int fi__gram_fi(const fi_gram *gm, int64_t K, const double *sqrt_prob, double psum, double rcond,
+                double atol, double *fi, int64_t *rank)
+{
+    double C[FI_GRAM_MAX_K * FI_GRAM_MAX_K], t[FI_GRAM_MAX_K], w[FI_GRAM_MAX_K],
+        U[FI_GRAM_MAX_K * FI_GRAM_MAX_K];
+    const int n = (int)K;
+    for (int i = 0; i < n; i++)
+        for (int j = 0; j < n; j++) C[i * n + j] = gm->c[i <= j ? i * n + j : j * n + i];
+    memcpy(t, gm->t, (size_t)n * sizeof(double));
+    double lmax_est = 0;
+    for (int i = 0; i < n; i++) lmax_est = fmax(lmax_est, C[i * n + i]);
+    const double smax_est = sqrt(lmax_est); /* within sqrt(K) of sigma_max */
+    /* |B q|^2 = sum_c m_c^2 / sum P with m_c = sum_i P_i s_i(c). */
+    const double bq = sqrt(gm->mean2 / psum);
+    if (n >= 3 && bq <= fmax(atol, rcond * smax_est / sqrt((double)n))) {
+        double v[FI_GRAM_MAX_K];
+        const double nq = sqrt(psum);
+        for (int i = 0; i < n; i++) v[i] = sqrt_prob[i] / nq;
+        v[0] += v[0] >= 0 ? 1 : -1;
+        reflect(C, t, n, v);
+        /* drop the first row and column: the null direction */
+        const int m = n - 1;
+        double D[FI_GRAM_MAX_K * FI_GRAM_MAX_K], td[FI_GRAM_MAX_K];
+        for (int i = 0; i < m; i++) {
+            td[i] = t[i + 1];
+            for (int j = 0; j < m; j++) D[i * m + j] = C[(i + 1) * n + j + 1];
+        }
+        jacobi(D, m, w, U);
+        return finish(w, U, td, m, rcond, atol, 2, 0, fi, rank);
+    }
+    jacobi(C, n, w, U);
+    return finish(w, U, t, n, rcond, atol, 2, 0, fi, rank);
+}
+
+int fi__metric_fi(double *G, const double *g, int64_t p, double rcond, double atol, double *fi,
+                  int64_t *rank)
+{
+    double w[FI_GRAM_MAX_K], V[FI_GRAM_MAX_K * FI_GRAM_MAX_K];
+    jacobi(G, (int)p, w, V);
+    return finish(w, V, g, (int)p, rcond, atol, 1, 0, fi, rank);
+}
