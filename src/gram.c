@@ -142,9 +142,56 @@ int fi__gram_fi(const fi_gram *gm, int64_t K, const double *sqrt_prob, double ps
     return finish(w, U, t, n, rcond, atol, 2, 0, fi, rank);
 }
 
+/* Cholesky of the small SPD metric G = L L^T: FI = |L^-1 g|^2, accepted only when the safe
+ * bounds lambda_min >= 1/|L^-1|_F^2 and lambda_max <= trace(G) prove full rank under the rank
+ * rule and kappa(G) <= 1/FI_GRAM_MIN_RATIO. Returns 0 when they do not. */
+static int cholesky_fi(const double *G, const double *g, int p, double rcond, double atol,
+                       double *fi)
+{
+    double L[FI_GRAM_MAX_K * FI_GRAM_MAX_K] = {0}, Li[FI_GRAM_MAX_K * FI_GRAM_MAX_K] = {0};
+    double trace = 0;
+    for (int i = 0; i < p; i++) {
+        trace += G[i * p + i];
+        for (int j = 0; j <= i; j++) {
+            double x = G[i * p + j];
+            for (int k = 0; k < j; k++) x -= L[i * p + k] * L[j * p + k];
+            if (i == j) {
+                if (!(x > 0)) return 0;
+                L[i * p + i] = sqrt(x);
+            } else {
+                L[i * p + j] = x / L[j * p + j];
+            }
+        }
+    }
+    double fro = 0, acc = 0;
+    for (int j = 0; j < p; j++) { /* columns of L^-1 by forward substitution */
+        for (int i = j; i < p; i++) {
+            double x = i == j ? 1.0 : 0.0;
+            for (int k = j; k < i; k++) x -= L[i * p + k] * Li[k * p + j];
+            Li[i * p + j] = x / L[i * p + i];
+            fro += Li[i * p + j] * Li[i * p + j];
+        }
+    }
+    const double lmin = 1 / fro, lmax = trace;
+    const double cut = fmax(atol, rcond * sqrt(lmax));
+    if (!(lmin >= FI_GRAM_MIN_RATIO * lmax) || !(sqrt(lmin) > (1 + FI_GRAM_CUT_MARGIN) * cut))
+        return 0;
+    for (int i = 0; i < p; i++) {
+        double x = 0;
+        for (int k = 0; k <= i; k++) x += Li[i * p + k] * g[k];
+        acc += x * x;
+    }
+    *fi = acc;
+    return 1;
+}
+
 int fi__metric_fi(double *G, const double *g, int64_t p, double rcond, double atol, double *fi,
                   int64_t *rank)
 {
+    if (cholesky_fi(G, g, (int)p, rcond, atol, fi)) {
+        *rank = p;
+        return 1;
+    }
     double w[FI_GRAM_MAX_K], V[FI_GRAM_MAX_K * FI_GRAM_MAX_K];
     jacobi(G, (int)p, w, V);
     return finish(w, V, g, (int)p, rcond, atol, 1, 0, fi, rank);
