@@ -1,0 +1,37 @@
+# Sanitizers and ABI checks (called by .ci/run; not part of plain `make check`).
+ASAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+
+# The whole library and the unit suites in one ASan+UBSan binary, in a build dir of its own.
+build/asan/check_fi: $(SRC) $(TEST_SRC) include/fi.h src/internal.h | deps
+	@mkdir -p $(@D)
+	$(CC) -std=c11 -D_POSIX_C_SOURCE=200809L -O1 -g $(ASAN_FLAGS) -Iinclude -Isrc -Itests \
+	    -DFI_BUILDING_LIBRARY $(DEPS_CFLAGS) $(CHECK_CFLAGS) -o $@ $(SRC) $(TEST_SRC) \
+	    $(DEPS_LIBS) $(CHECK_LIBS)
+
+.PHONY: check-sanitize check-valgrind check-symbols check-abi abi-baseline
+check-sanitize: build/asan/check_fi
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+	    CK_FORK=no ./build/asan/check_fi
+
+check-valgrind: build/tests/check_fi
+	CK_FORK=no valgrind -q --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite \
+	    ./build/tests/check_fi
+
+# Only fi_ symbols are exported, under the version node LIBFI_1.0, and the SONAME is libfi.so.1.
+check-symbols: lib
+	@bad=$$(nm -D --defined-only $(SHLIB) | awk '$$2 ~ /[TDBR]/ {print $$3}' | grep -v '^fi_' || true); \
+	 if [ -n "$$bad" ]; then echo "exported non-fi_ symbols: $$bad"; exit 1; fi
+	@readelf -d $(SHLIB) | grep -q 'Library soname: \[$(SONAME)\]' || { echo "SONAME is not $(SONAME)"; exit 1; }
+	@n=$$(nm -D --defined-only $(SHLIB) | grep -c ' T fi_'); echo "check-symbols: $$n fi_ functions, SONAME $(SONAME): OK"
+
+# abidiff against the committed baseline of ABI 1.0 (abigail-tools). After a deliberate,
+# compatible addition, refresh it with `make abi-baseline` and commit abi/libfi.so.1.abi.
+check-abi: lib
+	abidiff --headers-dir2 include abi/libfi.so.1.abi $(SHLIB)
+	@echo "check-abi: no incompatible change against abi/libfi.so.1.abi"
+
+abi-baseline: lib
+	@mkdir -p abi
+	abidw --headers-dir include --no-corpus-path $(SHLIB) > abi/libfi.so.1.abi
+
+CHECK_TARGETS += check-symbols
