@@ -386,6 +386,57 @@ START_TEST(test_fast_vs_reference_conditioning)
 }
 END_TEST
 
+/* bfloat16 and float16 scores and targets equal float64 on the same rounded values. The
+ * float64 values are decoded here from the IEEE definitions (bf16: the upper half of a
+ * binary32; f16: sign, 5-bit exponent with bias 15, 10-bit mantissa, subnormals included). */
+static double half_value(uint16_t h)
+{
+    const int e = (h >> 10) & 31, m = h & 1023;
+    const double v = e ? ldexp(1.0 + m / 1024.0, e - 15) : ldexp(m / 1024.0, -14);
+    return (h & 0x8000) ? -v : v;
+}
+
+START_TEST(test_half_precision_inputs)
+{
+    uint64_t seed = 41;
+    enum { K = 4, N = 48 };
+    double P[K], S[K * N], g[N], ref[N / 3], out[N / 3];
+    uint16_t Sh[K * N], gh[N];
+    tu_probs(&seed, K, P);
+    for (int bf = 0; bf <= 1; bf++) {
+        for (int i = 0; i < K * N + N; i++) {
+            uint16_t h;
+            if (bf) {
+                float f = (float)tu_normal(&seed);
+                uint32_t u;
+                memcpy(&u, &f, 4);
+                h = (uint16_t)(u >> 16);
+                u = (uint32_t)h << 16;
+                memcpy(&f, &u, 4);
+                if (i < K * N) S[i] = f; else g[i - K * N] = f;
+            } else {
+                /* random finite halves, exponents 0..30: normals and subnormals */
+                do h = (uint16_t)(tu_uniform(&seed) * 65536); while (((h >> 10) & 31) == 31);
+                if (i < K * N) S[i] = half_value(h); else g[i - K * N] = half_value(h);
+            }
+            if (i < K * N) Sh[i] = h; else gh[i - K * N] = h;
+        }
+        const fi_blocks bl = {N / 3, 3, 1, 3};
+        const fi_dtype dt = bf ? FI_BF16 : FI_F16;
+        ck_assert_int_eq(fi_direct(ctx, K, P, FI_F64, S, N, N, &bl, g, -1, ref, 0), FI_OK);
+        ck_assert_int_eq(fi_direct(ctx, K, P, dt, Sh, N, N, &bl, gh, -1, out, 0), FI_OK);
+        for (int b = 0; b < N / 3; b++) ck_assert_double_eq_tol(out[b], ref[b], 1e-12 * fmax(ref[b], 1e-300));
+        fi_metric *m = NULL;
+        ck_assert_int_eq(fi_metric_from_scores(ctx, K, P, dt, Sh, N, N, &bl, &m), FI_OK);
+        ck_assert_int_eq(fi_compute(ctx, m, dt, gh, out, 0), FI_OK);
+        for (int b = 0; b < N / 3; b++) ck_assert_double_eq_tol(out[b], ref[b], 1e-10 * fmax(ref[b], 1e-300));
+        fi_metric_free(m);
+        gh[5] = bf ? 0x7fc0 : 0x7c00; /* NaN / Inf */
+        ck_assert_int_eq(fi_direct(ctx, K, P, dt, Sh, N, N, &bl, gh, -1, out, 0), FI_ERR_NONFINITE);
+    }
+}
+END_TEST
+
 static Suite *oracles_suite(void)
 {
     Suite *s = suite_create("oracles");
@@ -401,6 +452,7 @@ static Suite *oracles_suite(void)
     tcase_add_test(tc, test_class_modes);
     tcase_add_test(tc, test_indexed_blocks);
     tcase_add_loop_test(tc, test_fast_vs_reference_conditioning, 0, 2);
+    tcase_add_test(tc, test_half_precision_inputs);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -18,9 +18,10 @@
 int acc_allreduce(fi_context *ctx, fi_accumulator **acc, MPI_Comm comm, char *err,
                   size_t errlen);
 
-/* Same result through MPI_Allgather of the images and a local merge in rank order: the
- * pattern for engines whose collectives only sum numbers (torch.distributed all_gather).
- * Uses size(comm) times the image size of memory per rank. */
+/* The same merge (up to the few-ulp merge-order bound of docs/aggregation.md) through
+ * MPI_Allgather of the images and a local merge in rank order, identical on every rank:
+ * the pattern for engines whose collectives only sum numbers (torch.distributed
+ * all_gather). Uses size(comm) times the image size of memory per rank. */
 int acc_allgather_merge(fi_context *ctx, fi_accumulator **acc, MPI_Comm comm, char *err,
                         size_t errlen);
 
