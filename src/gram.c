@@ -108,6 +108,18 @@ static int finish(const double *lam, const double *U, const double *t, int n, do
     return 1;
 }
 
+/* Power of two 2^-e (e even) that brings the largest |A| near 1: the squares formed by the
+ * eigensolver neither overflow nor underflow for scores of magnitude 1e-150 .. 1e150, and the
+ * scaling is exact, so FI does not change. */
+static int even_exponent(const double *A, int count)
+{
+    double mx = 0;
+    for (int i = 0; i < count; i++) mx = fmax(mx, fabs(A[i]));
+    int e = 0;
+    if (mx > 0 && isfinite(mx)) frexp(mx, &e);
+    return e & ~1;
+}
+
 int fi__gram_fi(const fi_gram *gm, int64_t K, const double *sqrt_prob, double psum, double rcond,
                 double atol, double *fi, int64_t *rank)
 {
@@ -117,11 +129,16 @@ int fi__gram_fi(const fi_gram *gm, int64_t K, const double *sqrt_prob, double ps
     for (int i = 0; i < n; i++)
         for (int j = 0; j < n; j++) C[i * n + j] = gm->c[i <= j ? i * n + j : j * n + i];
     memcpy(t, gm->t, (size_t)n * sizeof(double));
+    const int e = even_exponent(C, n * n);
+    for (int i = 0; i < n * n; i++) C[i] = ldexp(C[i], -e);
+    for (int i = 0; i < n; i++) t[i] = ldexp(t[i], -e);
+    const double mean2 = ldexp(gm->mean2, -e);
+    atol = ldexp(atol, -e / 2);
     double lmax_est = 0;
     for (int i = 0; i < n; i++) lmax_est = fmax(lmax_est, C[i * n + i]);
     const double smax_est = sqrt(lmax_est); /* within sqrt(K) of sigma_max */
     /* |B q|^2 = sum_c m_c^2 / sum P with m_c = sum_i P_i s_i(c). */
-    const double bq = sqrt(gm->mean2 / psum);
+    const double bq = sqrt(mean2 / psum);
     if (n >= 3 && bq <= fmax(atol, rcond * smax_est / sqrt((double)n))) {
         double v[FI_GRAM_MAX_K];
         const double nq = sqrt(psum);
@@ -185,9 +202,15 @@ static int cholesky_fi(const double *G, const double *g, int p, double rcond, do
     return 1;
 }
 
-int fi__metric_fi(double *G, const double *g, int64_t p, double rcond, double atol, double *fi,
+int fi__metric_fi(double *G, const double *g_in, int64_t p, double rcond, double atol, double *fi,
                   int64_t *rank)
 {
+    /* G -> 2^-e G and g -> 2^-e/2 g leave g^T G^+ g unchanged and keep squares in range. */
+    const int e = even_exponent(G, (int)(p * p));
+    double g[FI_GRAM_MAX_K];
+    for (int64_t i = 0; i < p * p; i++) G[i] = ldexp(G[i], -e);
+    for (int64_t i = 0; i < p; i++) g[i] = ldexp(g_in[i], -e / 2);
+    atol = ldexp(atol, -e / 2);
     if (cholesky_fi(G, g, (int)p, rcond, atol, fi)) {
         *rank = p;
         return 1;
