@@ -1,8 +1,9 @@
 # Sanitizers and ABI checks (called by .ci/run; not part of plain `make check`).
+SAN_TEST_SRC = $(sort $(wildcard tests/check_*.c)) $(wildcard tests/support/*.c)
 ASAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 
 # The whole library and the unit suites in one ASan+UBSan binary, in a build dir of its own.
-build/asan/check_fi: $(SRC) $(TEST_SRC) include/fi.h src/internal.h | deps
+build/asan/check_fi: $(SRC) $(SAN_TEST_SRC) include/fi.h src/internal.h | deps
 	@mkdir -p $(@D)
 	$(CC) -std=c11 -D_POSIX_C_SOURCE=200809L -O1 -g $(ASAN_FLAGS) -Iinclude -Isrc -Itests \
 	    -DFI_BUILDING_LIBRARY $(DEPS_CFLAGS) $(CHECK_CFLAGS) -o $@ $(SRC) $(TEST_SRC) \
@@ -35,3 +36,15 @@ abi-baseline: lib
 	abidw --headers-dir include --no-corpus-path $(SHLIB) > abi/libfi.so.1.abi
 
 CHECK_TARGETS += check-symbols
+
+# ThreadSanitizer: the library compiled in, all suites (incl. several contexts on several
+# threads with the library's own workers, tests/check_robust.c).
+build/tsan/check_fi: $(SRC) $(SAN_TEST_SRC) include/fi.h src/internal.h | deps
+	@mkdir -p $(@D)
+	$(CC) -std=c11 -D_POSIX_C_SOURCE=200809L -O1 -g -fsanitize=thread -Iinclude -Isrc -Itests \
+	    -DFI_BUILDING_LIBRARY $(DEPS_CFLAGS) $(CHECK_CFLAGS) -o $@ $(SRC) $(TEST_SRC) \
+	    $(DEPS_LIBS) $(CHECK_LIBS)
+
+.PHONY: check-tsan
+check-tsan: build/tsan/check_fi
+	TSAN_OPTIONS=halt_on_error=1 CK_FORK=no OPENBLAS_NUM_THREADS=1 ./build/tsan/check_fi

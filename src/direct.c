@@ -47,16 +47,15 @@ static int elements_range(void *arg, int64_t first, int64_t last, int worker, ch
     for (int64_t b = first; b < last; b++) {
         const int64_t c = fi__block_coord(job->l, b, 0);
         fi__problem_scores_at(pb, c, s);
-        double d = 0;
-        for (int64_t i = 0; i < K; i++) d += pb->prob[i] * s[i] * s[i];
         const double g = target_at(job, c, s);
-        if (!isfinite(d) || !isfinite(g)) {
+        bool finite = isfinite(g);
+        for (int64_t i = 0; i < K; i++) finite = finite && isfinite(s[i]);
+        if (!finite) {
             snprintf(err, FI_ERRLEN, "non-finite score or target at coordinate %lld", (long long)c);
             status = FI_ERR_NONFINITE;
             break;
         }
-        const double sv = sqrt(d);
-        const double fi = (sv > 0 && sv > atol && sv > rcond * sv) ? g * g / d : 0.0;
+        const double fi = fi__element_fi(pb->prob, s, K, g, rcond, atol);
         job->out[b] = (job->flags & FI_ACCUMULATE) ? job->out[b] + fi : fi;
     }
     if (s != s_stack) fi__free(&job->ctx->mem, s);
@@ -166,7 +165,8 @@ static int blocks_range(void *arg, int64_t first, int64_t last, int worker, char
                 job->out[b] = (job->flags & FI_ACCUMULATE) ? job->out[b] + fi_fast : fi_fast;
                 continue;
             }
-        } else if (small_k && gram_block(job, b, p, psum, rcond, scratch, B, &fi_fast)) {
+        } else if (small_k && gram_block(job, b, p, psum, rcond, scratch, B, &fi_fast) &&
+                   isfinite(fi_fast)) {
             job->out[b] = (job->flags & FI_ACCUMULATE) ? job->out[b] + fi_fast : fi_fast;
             continue;
         }

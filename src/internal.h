@@ -176,6 +176,20 @@ static inline int fi__check_flags(fi_context *ctx, unsigned flags, unsigned allo
     return FI_OK;
 }
 
+/* FI of a single coordinate from its k effective scores s and target g, computed on values
+ * divided by their largest magnitude so that no square overflows or underflows (fact 1). */
+static inline double fi__element_fi(const double *prob, const double *s, int64_t k, double g,
+                                    double rcond, double atol)
+{
+    double mx = fabs(g);
+    for (int64_t i = 0; i < k; i++) mx = fmax(mx, fabs(s[i]));
+    if (!(mx > 0) || rcond >= 1) return 0.0;
+    double d = 0;
+    for (int64_t i = 0; i < k; i++) d += prob[i] * (s[i] / mx) * (s[i] / mx);
+    if (!(d > 0) || !(sqrt(d) * mx > atol)) return 0.0;
+    return ((g / mx) * (g / mx)) / d;
+}
+
 /* Reads n values of dtype and reports the first non-finite index (or -1). */
 int64_t fi__first_nonfinite(fi_dtype dtype, const void *x, int64_t n);
 

@@ -90,7 +90,8 @@ static int metric_alloc(fi_context *ctx, const fi_problem *pb, const fi_layout *
         }
     } else if (ok) {
         const int64_t p = l->affine.size, r = rank_cap(p, pb->k_eff);
-        ok = !__builtin_mul_overflow(l->count, r * p, &wtotal) &&
+        int64_t per;
+        ok = !__builtin_mul_overflow(r, p, &per) && !__builtin_mul_overflow(l->count, per, &wtotal) &&
              !__builtin_mul_overflow(l->count, r, &stotal);
     }
     ok = ok && (m->W = fi__calloc(mem, (size_t)wtotal, sizeof(double))) &&
@@ -241,20 +242,32 @@ static int apply_range(void *arg, int64_t first, int64_t last, int worker, char 
         for (int64_t q = 0; q < r; q++) {
             double x = 0;
             for (int64_t j = 0; j < p; j++) x += W[q * p + j] * fi__load(dt, g, fi__block_coord(l, b, j));
-            if (job->residual) v[q] = x;
             fi += x * x;
         }
         if (!job->residual) {
             job->out[b] = (job->flags & FI_ACCUMULATE) ? job->out[b] + fi : fi;
             continue;
         }
-        /* g - V V^T g, with V = W^T diag(sigma) and so V^T g = sigma .* (W g). */
+        /* g - V V^T g, with V = W^T diag(sigma) and so V^T g = sigma .* (W g). The residual
+         * is scale-free: computed on g / max|g| so that no square overflows or underflows. */
         const double *sg = m->sigma + so;
+        double gmax = 0;
+        for (int64_t j = 0; j < p; j++) gmax = fmax(gmax, fabs(fi__load(dt, g, fi__block_coord(l, b, j))));
+        if (gmax == 0) {
+            job->out[b] = 0.0;
+            continue;
+        }
+        for (int64_t q = 0; q < r; q++) {
+            double x = 0;
+            for (int64_t j = 0; j < p; j++)
+                x += W[q * p + j] * (fi__load(dt, g, fi__block_coord(l, b, j)) / gmax);
+            v[q] = x * sg[q] * sg[q];
+        }
         double gg = 0, rr = 0;
         for (int64_t j = 0; j < p; j++) {
-            const double gj = fi__load(dt, g, fi__block_coord(l, b, j));
+            const double gj = fi__load(dt, g, fi__block_coord(l, b, j)) / gmax;
             double proj = 0;
-            for (int64_t q = 0; q < r; q++) proj += sg[q] * sg[q] * W[q * p + j] * v[q];
+            for (int64_t q = 0; q < r; q++) proj += W[q * p + j] * v[q];
             gg += gj * gj;
             rr += (gj - proj) * (gj - proj);
         }

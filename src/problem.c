@@ -40,6 +40,10 @@ int fi__layout_affine(fi_context *ctx, const fi_blocks *blocks, int64_t n, fi_la
     if (bl.size < 1)
         return fi__fail(ctx, FI_ERR_DIMENSION, "blocks->size must be >= 1 (got %lld)",
                         (long long)bl.size);
+    if (bl.stride == 0 && bl.size > 1)
+        return fi__fail(ctx, FI_ERR_DIMENSION,
+                        "blocks->stride is 0 with size %lld: a block would repeat one coordinate",
+                        (long long)bl.size);
     /* Coordinates are affine in (b, j), so their extremes are at the four corners. */
     const int64_t bs[2] = {0, bl.count - 1}, js[2] = {0, bl.size - 1};
     for (int u = 0; u < 2; u++) {

@@ -46,7 +46,15 @@ void fi__stream_elements(const fi_problem *pb, const fi_layout *l, const void *t
         /* sigma = sqrt(d) counts when sigma > max(atol, rcond*sigma): d > atol^2 and rcond < 1. */
         const double floor2 = rcond < 1 ? atol * atol : INFINITY;
         for (int64_t j = 0; j < len; j++) {
-            const double fi = (d[j] > 0 && d[j] > floor2) ? g[j] * g[j] / d[j] : 0.0;
+            double fi = (d[j] > 0 && d[j] > floor2) ? g[j] * g[j] / d[j] : 0.0;
+            if (!isfinite(fi) || !(d[j] > 1e-280) || !isfinite(d[j])) {
+                /* extreme magnitudes: redo this coordinate on rescaled values */
+                double s[FI_GRAM_MAX_K];
+                const int64_t c = (b0 + j) * step;
+                for (int64_t i = 0; i < K; i++) s[i] = fi__load(pb->dtype, pb->scores, i * pb->ld + c);
+                const double gj = target ? fi__load(pb->dtype, target, c) : s[k];
+                fi = fi__element_fi(pb->prob, s, K, gj, rcond, atol);
+            }
             out[b0 + j] = accumulate ? out[b0 + j] + fi : fi;
         }
     }

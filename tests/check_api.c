@@ -131,19 +131,20 @@ START_TEST(test_options_constants)
 }
 END_TEST
 
-/* A counting allocator that fails at one chosen allocation. */
+/* A counting allocator that fails at one chosen allocation; thread-safe, as the library
+ * requires when FI_OPT_THREADS > 1. */
 typedef struct { long calls, live, fail_at; } counter;
 static void *c_alloc(void *o, size_t n)
 {
     counter *c = o;
-    if (c->calls++ == c->fail_at) return NULL;
-    c->live++;
+    if (__atomic_fetch_add(&c->calls, 1, __ATOMIC_SEQ_CST) == c->fail_at) return NULL;
+    __atomic_fetch_add(&c->live, 1, __ATOMIC_SEQ_CST);
     return malloc(n);
 }
 static void c_free(void *o, void *p)
 {
     counter *c = o;
-    if (p) c->live--;
+    if (p) __atomic_fetch_sub(&c->live, 1, __ATOMIC_SEQ_CST);
     free(p);
 }
 

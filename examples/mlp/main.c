@@ -1,52 +1,142 @@
-/* The reference MLP: train 64-32-10 on the UCI digits, then show what FI finds.
- * Usage: mlp_digits [path/to/digits.csv.gz] [heatmap.pgm] */
+/* The reference MLP (make demo): train a 64-32-10 ReLU MLP on the UCI digits, then show what
+ * FI finds, and reproduce the paper's section 3 experiments at digit scale.
+ * Usage: mlp_digits [digits.csv.gz] [pixel_fi.pgm] */
 #include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
 
+#include "channels.h"
+#include "criteria.h"
 #include "digits.h"
+#include "experiments.h"
+#include "heatmap.h"
 #include "mlp.h"
-#include "study.h"
+#include "train.h"
+#include "try.h"
 
-enum { TRAIN = 1297, EPOCHS = 30, SAMPLES = 200 };
+/* The fixed setup: split, initialization and minibatch seeds, schedule. */
+enum { TRAIN = 1297, EPOCHS = 30 };
+static const unsigned long long SPLIT_SEED = 2024, INIT_SEED = 7, BATCH_SEED = 1;
+static const double LR = 0.05;
+
+/* "W1[j][i]", "b1[j]", ... for parameter p. */
+static void param_name(int p, char *buf, size_t size)
+{
+    if (p < MLP_B1) snprintf(buf, size, "W1[%d][%d]", p / MLP_IN, p % MLP_IN);
+    else if (p < MLP_W2) snprintf(buf, size, "b1[%d]", p - MLP_B1);
+    else if (p < MLP_B2) snprintf(buf, size, "W2[%d][%d]", (p - MLP_W2) / MLP_H, (p - MLP_W2) % MLP_H);
+    else snprintf(buf, size, "b2[%d]", p - MLP_B2);
+}
+
+/* The per-parameter FI: the largest values with their standard errors, how concentrated FI
+ * is, and how it splits over the four tensors. */
+static int report_parameters(fi_context *ctx, const param_criteria *pc)
+{
+    int64_t idx[MLP_NPARAM];
+    FI_TRY(ctx, fi_select_top(ctx, pc->fi, MLP_NPARAM, MLP_NPARAM, idx));
+    double total = 0, zero = 0;
+    for (int p = 0; p < MLP_NPARAM; p++) {
+        total += pc->fi[p];
+        zero += pc->fi[p] == 0;
+    }
+    printf("\nPer-parameter FI (blocks of 1), mean over %d training images +- standard error;\n"
+           "class target = predicted class. Largest:\n", pc->samples);
+    for (int t = 0; t < 5; t++) {
+        char name[32];
+        param_name((int)idx[t], name, sizeof name);
+        printf("  %-10s %.3g +- %.2g\n", name, pc->fi[idx[t]], pc->fi_se[idx[t]]);
+    }
+    const int cuts[] = {24, 241}; /* 1% and 10% of 2410 */
+    for (int c = 0; c < 2; c++) {
+        double top = 0;
+        for (int t = 0; t < cuts[c]; t++) top += pc->fi[idx[t]];
+        printf("  the top %d%% of parameters hold %.1f%% of the total FI\n",
+               c ? 10 : 1, 100 * top / total);
+    }
+    printf("  %.0f parameters have FI 0 (weights of pixels that are blank in every image, or\n"
+           "  of units that never fire)\n", zero);
+    const int start[] = {MLP_W1, MLP_B1, MLP_W2, MLP_B2, MLP_NPARAM};
+    const char *names[] = {"W1", "b1", "W2", "b2"};
+    printf("  share of the total FI per tensor:");
+    for (int t = 0; t < 4; t++) {
+        double sum = 0;
+        for (int p = start[t]; p < start[t + 1]; p++) sum += pc->fi[p];
+        printf(" %s %.1f%%", names[t], 100 * sum / total);
+    }
+    printf("\n");
+    return 0;
+fail:
+    return -1;
+}
+
+/* The dataset-average pixel FI map next to the average image, and one test image with its
+ * own FI map: printed, and written as a PGM. */
+static int report_pixels(fi_context *ctx, const double *theta, const digits_set *test,
+                         const char *pgm)
+{
+    double mean_fi[MLP_IN], se_fi[MLP_IN], ink[MLP_IN] = {0}, lo = 1e300, hi = 0, se = 0;
+    if (criteria_pixel_map(ctx, theta, test, mean_fi, se_fi)) return -1;
+    for (int s = 0; s < test->count; s++)
+        for (int j = 0; j < MLP_IN; j++) ink[j] += test->x[s][j] / test->count;
+    for (int j = 0; j < MLP_IN; j++) {
+        lo = mean_fi[j] < lo ? mean_fi[j] : lo;
+        hi = mean_fi[j] > hi ? mean_fi[j] : hi;
+        se = se_fi[j] > se ? se_fi[j] : se;
+    }
+    pixel_criteria one;
+    if (criteria_pixels(ctx, theta, test->x[0], &one)) return -1;
+    const double *maps[] = {ink, mean_fi, test->x[0], one.fi};
+    const char *titles[] = {"mean image", "mean pixel FI", "test image 0", "its pixel FI"};
+    printf("\nPixel FI (each pixel a block of 1), mean over the %d test images: from %.3g to "
+           "%.3g\n(standard errors up to %.1g). Each map is scaled from its own min to max:\n",
+           test->count, lo, hi, se);
+    heatmap_print(maps, titles, 4);
+    printf("    (test image 0 is a %d, predicted %d)\n", test->y[0], one.pred);
+    if (heatmap_write_pgm(pgm, maps, 4) == 0)
+        printf("  the same four maps as a picture: %s\n", pgm);
+    else
+        fprintf(stderr, "cannot write %s\n", pgm);
+    return 0;
+}
 
 int main(int argc, char **argv)
 {
     const char *path = argc > 1 ? argv[1] : "examples/data/digits.csv.gz";
-    const char *pgm = argc > 2 ? argv[2] : "build/examples/pixel_fi.pgm";
+    const char *pgm = argc > 2 ? argv[2] : "pixel_fi.pgm";
     static digits d;
+    static double theta[MLP_NPARAM];
+    static param_criteria pc;
+    static quant_result qr;
+    double zero_acc[ZERO_FRACTIONS][Z_COUNT], mask_flips[MASK_SIZES][M_COUNT];
+    const clock_t t0 = clock();
     if (digits_load(path, &d) != 0) {
-        fprintf(stderr, "cannot read %s\n", path);
+        fprintf(stderr, "cannot read the digits from %s (gzip'd CSV, 1797 rows)\n", path);
         return 1;
     }
-    digits_shuffle(&d, 2024);
-    const int ntest = d.count - TRAIN;
-    const double(*xtr)[MLP_IN] = (const double(*)[MLP_IN])d.x, (*xte)[MLP_IN] = xtr + TRAIN;
-    static double theta[MLP_NPARAM], vel[MLP_NPARAM];
-    unsigned long long seed = 1;
-    mlp_init(theta, 7);
-    for (int e = 0; e < EPOCHS; e++) mlp_train_epoch(theta, vel, xtr, d.y, TRAIN, 0.05, &seed);
-    printf("libfi %s reference MLP 64-32-10 (ReLU) on UCI digits: %d train / %d test images, "
-           "%d parameters\ntrain accuracy %.4f, test accuracy %.4f\n", fi_version_string(), TRAIN,
-           ntest, MLP_NPARAM, mlp_accuracy(theta, xtr, d.y, TRAIN),
-           mlp_accuracy(theta, xte, d.y + TRAIN, ntest));
+    digits_shuffle(&d, SPLIT_SEED);
+    digits_set train, test;
+    digits_split(&d, TRAIN, &train, &test);
+    mlp_init(theta, INIT_SEED);
+    if (train_sgd(theta, &train, EPOCHS, LR, BATCH_SEED)) return 1;
+    const double base = accuracy(theta, &test);
+    printf("libfi %s: reference MLP 64-32-10 (ReLU, softmax) on the UCI digits\n"
+           "%d training / %d test images, %d parameters, %d epochs of SGD with momentum\n"
+           "train accuracy %.3f, test accuracy %.3f\n", fi_version_string(), train.count,
+           test.count, MLP_NPARAM, EPOCHS, accuracy(theta, &train), base);
 
     fi_context *ctx = NULL;
     if (fi_context_create(&ctx) != FI_OK) return 1;
-    static saliency sal;
-    /* Saliencies are measured on training images; the experiments are scored on the test set. */
-    int rc = study_saliency(ctx, theta, xtr, SAMPLES, &sal);
-    if (!rc) {
-        double mx = 0, se = 0;
-        int arg = 0;
-        for (int p = 0; p < MLP_NPARAM; p++)
-            if (sal.fi[p] > mx) { mx = sal.fi[p]; se = sal.fi_se[p]; arg = p; }
-        printf("\nPer-parameter FI, mean over %d images (class target = predicted class): max %.4g "
-               "+- %.2g (parameter %d)\n", SAMPLES, mx, se, arg);
-    }
-    rc = rc || study_channels(ctx, theta, xtr, &sal);
-    rc = rc || study_zeroing(ctx, theta, xte, d.y + TRAIN, ntest, &sal);
-    rc = rc || study_quantization(ctx, theta, xtr, 100, xte, d.y + TRAIN, ntest, &sal);
-    rc = rc || study_pixels(ctx, theta, xte, ntest, pgm, &sal);
+    int rc = criteria_params(ctx, theta, &train, &pc);
+    rc = rc || report_parameters(ctx, &pc);
+    rc = rc || channel_report(ctx, theta, &train, &pc);
+    rc = rc || report_pixels(ctx, theta, &test, pgm);
+    rc = rc || experiment_zeroing(ctx, theta, &test, &pc, zero_acc);
+    if (!rc) print_zeroing(base, zero_acc);
+    rc = rc || experiment_quantization(ctx, theta, &train, &test, &pc, &qr);
+    if (!rc) print_quantization(base, &qr);
+    rc = rc || experiment_masking(ctx, theta, &test, mask_flips);
+    if (!rc) print_masking(test.count, mask_flips);
     fi_context_free(ctx);
+    if (!rc) printf("\n(%.1f s of CPU)\n", (double)(clock() - t0) / CLOCKS_PER_SEC);
     return rc ? 1 : 0;
 }

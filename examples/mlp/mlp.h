@@ -1,6 +1,10 @@
-/* A 64-32-10 ReLU MLP with softmax output, all parameters in one flat vector theta:
- *   W1 [H][IN] | b1 [H] | W2 [OUT][H] | b2 [OUT]   (row-major, H = 32)
- * so that "a coordinate of omega" is simply an index into theta. */
+/* The reference model: a 64-32-10 ReLU MLP with a softmax output. All parameters live in one
+ * flat vector theta, so that "a coordinate of omega" is simply an index into theta:
+ *
+ *   W1 [H][IN] | b1 [H] | W2 [OUT][H] | b2 [OUT]      (row-major, IN = 64, H = 32, OUT = 10)
+ *
+ * A row of W1 is a hidden unit's "output channel" (its 64 input weights), a column of W1 an
+ * "input channel" (the 32 weights that read one pixel). */
 #ifndef MLP_MODEL_H
 #define MLP_MODEL_H
 
@@ -11,30 +15,34 @@
 #define MLP_B1 (MLP_W1 + MLP_H * MLP_IN)
 #define MLP_W2 (MLP_B1 + MLP_H)
 #define MLP_B2 (MLP_W2 + MLP_OUT * MLP_H)
-#define MLP_NPARAM (MLP_B2 + MLP_OUT)
+#define MLP_NPARAM (MLP_B2 + MLP_OUT) /* 2410 */
 
+/* Everything the backward pass needs from the forward pass of one image. */
 typedef struct mlp_cache {
-    double x[MLP_IN];
-    double pre[MLP_H];   /* W1 x + b1 */
-    double h[MLP_H];     /* relu(pre) */
-    double logit[MLP_OUT];
-    double prob[MLP_OUT];
+    double x[MLP_IN];      /* the input pixels                */
+    double pre[MLP_H];     /* W1 x + b1                       */
+    double h[MLP_H];       /* relu(pre)                       */
+    double logit[MLP_OUT]; /* W2 h + b2                       */
+    double prob[MLP_OUT];  /* softmax(logit)                  */
 } mlp_cache;
 
+/* He-style Gaussian weights (deterministic in seed), zero biases. */
 void mlp_init(double *theta, unsigned long long seed);
-/* Forward pass of one image; fills the cache, returns the predicted class. */
+
+/* Forward pass of one image x [IN]; fills the cache and returns the predicted class. */
 int mlp_forward(const double *theta, const double *x, mlp_cache *c);
-/* Backward pass from dlogit [OUT]: accumulates d/dtheta into dtheta (may be NULL) and writes
- * d/dx into dx (may be NULL). */
+
+/* Backward pass from dlogit [OUT] (the gradient of some scalar with respect to the logits):
+ * ADDS d/dtheta into dtheta [NPARAM] and WRITES d/dx into dx [IN]; either may be NULL. */
 void mlp_backward(const double *theta, const mlp_cache *c, const double *dlogit, double *dtheta,
                   double *dx);
-/* Class scores s_i = d log P_i / d omega for all K = 10 classes:
- * rows of n = MLP_NPARAM (parameters) into sp, rows of MLP_IN (pixels) into sx; either NULL. */
+
+/* The K = 10 class scores s_i = d log P_i / d omega, one backward pass per class:
+ * sp [OUT][NPARAM] for omega = the parameters, sx [OUT][IN] for omega = the pixels.
+ * Either may be NULL. */
 void mlp_scores(const double *theta, const mlp_cache *c, double *sp, double *sx);
-/* One epoch of minibatch SGD with momentum on cross-entropy. */
-void mlp_train_epoch(double *theta, double *velocity, const double (*x)[MLP_IN], const int *y,
-                     int count, double lr, unsigned long long *seed);
-/* Accuracy on a set. */
-double mlp_accuracy(const double *theta, const double (*x)[MLP_IN], const int *y, int count);
+
+/* Cross-entropy -log P_y of one image; ADDS its gradient into dtheta [NPARAM] when not NULL. */
+double mlp_loss(const double *theta, const double *x, int y, double *dtheta);
 
 #endif

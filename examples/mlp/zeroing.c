@@ -1,0 +1,76 @@
+/* Experiment (a), the paper's figure 3: zero the most salient parameters by each criterion
+ * and measure test accuracy. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "experiments.h"
+#include "train.h"
+#include "try.h"
+
+const char *const zero_names[Z_COUNT] = {"FI", "FI-Low", "random", "|w|",
+                                         "Fisher", "S^2=Fw^2", "|g w|", "FI*S^2"};
+const double zero_fractions[ZERO_FRACTIONS] = {0.01, 0.02, 0.03, 0.05, 0.10};
+
+/* Accuracy of theta with the listed parameters set to 0 (scratch: NPARAM doubles). */
+static double accuracy_zeroed(const double *theta, const int64_t *idx, int64_t k,
+                              const digits_set *test, double *scratch)
+{
+    memcpy(scratch, theta, MLP_NPARAM * sizeof *scratch);
+    for (int64_t t = 0; t < k; t++) scratch[idx[t]] = 0;
+    return accuracy(scratch, test);
+}
+
+int experiment_zeroing(fi_context *ctx, const double *theta, const digits_set *test,
+                       const param_criteria *pc, double acc[ZERO_FRACTIONS][Z_COUNT])
+{
+    int rc = -1;
+    int64_t *idx = malloc(MLP_NPARAM * sizeof *idx);
+    double *absw = malloc(MLP_NPARAM * sizeof *absw), *scratch = malloc(MLP_NPARAM * sizeof *scratch);
+    if (!idx || !absw || !scratch) goto fail;
+    for (int p = 0; p < MLP_NPARAM; p++) absw[p] = fabs(theta[p]);
+    const double *ranked[Z_COUNT] = {[Z_FI] = pc->fi,         [Z_ABS_W] = absw,
+                                     [Z_FISHER] = pc->fisher, [Z_S2] = pc->s2,
+                                     [Z_TAYLOR] = pc->taylor, [Z_FI_S2] = pc->fi_s2};
+    for (int f = 0; f < ZERO_FRACTIONS; f++) {
+        const int64_t k = fi_fraction_count(MLP_NPARAM, zero_fractions[f]);
+        for (int c = 0; c < Z_COUNT; c++) {
+            if (c == Z_FI_LOW || c == Z_RANDOM) {
+                /* FI-Low excludes the FI top k; random (exclude 0) draws among all. */
+                const int64_t exclude = c == Z_FI_LOW ? k : 0;
+                double sum = 0;
+                for (int r = 0; r < RANDOM_DRAWS; r++) {
+                    FI_TRY(ctx, fi_select_random_low(ctx, pc->fi, MLP_NPARAM, exclude, k,
+                                                     1000u * (unsigned)f + 10u * (unsigned)c + (unsigned)r, idx));
+                    sum += accuracy_zeroed(theta, idx, k, test, scratch);
+                }
+                acc[f][c] = sum / RANDOM_DRAWS;
+            } else {
+                FI_TRY(ctx, fi_select_top(ctx, ranked[c], MLP_NPARAM, k, idx));
+                acc[f][c] = accuracy_zeroed(theta, idx, k, test, scratch);
+            }
+        }
+    }
+    rc = 0;
+fail:
+    free(scratch);
+    free(absw);
+    free(idx);
+    return rc;
+}
+
+void print_zeroing(double base, const double acc[ZERO_FRACTIONS][Z_COUNT])
+{
+    printf("\n(a) Zeroing the top x%% of the %d parameters by each criterion: test accuracy\n"
+           "    (base %.3f; lower = the criterion found weights that matter more; FI-Low and\n"
+           "    random are means over %d seeded draws)\n    %4s ", MLP_NPARAM, base,
+           RANDOM_DRAWS, "x");
+    for (int c = 0; c < Z_COUNT; c++) printf(" %9s", zero_names[c]);
+    printf("\n");
+    for (int f = 0; f < ZERO_FRACTIONS; f++) {
+        printf("    %3.0f%% ", 100 * zero_fractions[f]);
+        for (int c = 0; c < Z_COUNT; c++) printf(" %9.3f", acc[f][c]);
+        printf("\n");
+    }
+}
