@@ -6,6 +6,14 @@
 
 #include <stdio.h>
 
+/* One worker's buffers, all allocated before any output is written so that running out of
+ * memory can never leave out half written. */
+typedef struct direct_ws {
+    fi_svd_work sw;
+    double *B, *W, *sigma, *g, *scratch;
+    fi_gram *gms;
+} direct_ws;
+
 typedef struct direct_job {
     fi_context *ctx;
     const fi_problem *pb;
@@ -15,6 +23,7 @@ typedef struct direct_job {
     double *out;
     unsigned flags;
     int64_t pmax;
+    direct_ws *ws; /* one per worker */
 } direct_job;
 
 static inline double target_at(const direct_job *job, int64_t c, const double *s)
@@ -25,7 +34,6 @@ static inline double target_at(const direct_job *job, int64_t c, const double *s
 /* p = 1: FI = g^2 / sum_i P_i s_i^2, 0 where the block's single singular value is cut. */
 static int elements_range(void *arg, int64_t first, int64_t last, int worker, char *err)
 {
-    (void)worker;
     const direct_job *job = arg;
     const fi_problem *pb = job->pb;
     const int64_t K = pb->k_eff;
@@ -35,14 +43,7 @@ static int elements_range(void *arg, int64_t first, int64_t last, int worker, ch
                             job->flags & FI_ACCUMULATE);
         return FI_OK;
     }
-    double s_stack[32], *s = s_stack;
-    if (K > 32) {
-        s = fi__calloc(&job->ctx->mem, (size_t)K, sizeof(double));
-        if (!s) {
-            snprintf(err, FI_ERRLEN, "out of memory for %lld class scores", (long long)K);
-            return FI_ERR_NOMEM;
-        }
-    }
+    double *s = job->ws[worker].scratch;
     int status = FI_OK;
     for (int64_t b = first; b < last; b++) {
         const int64_t c = fi__block_coord(job->l, b, 0);
@@ -58,7 +59,6 @@ static int elements_range(void *arg, int64_t first, int64_t last, int worker, ch
         const double fi = fi__element_fi(pb->prob, s, K, g, rcond, atol);
         job->out[b] = (job->flags & FI_ACCUMULATE) ? job->out[b] + fi : fi;
     }
-    if (s != s_stack) fi__free(&job->ctx->mem, s);
     return status;
 }
 
@@ -112,36 +112,20 @@ static bool gram_block(const direct_job *job, int64_t b, int64_t p, double psum,
 /* p > 1: factor W = diag(1/sigma) V^T per block and apply it to g[b]. */
 static int blocks_range(void *arg, int64_t first, int64_t last, int worker, char *err)
 {
-    (void)worker;
     const direct_job *job = arg;
     fi_context *ctx = job->ctx;
     const fi_problem *pb = job->pb;
     const fi_layout *l = job->l;
-    const int64_t K = pb->k_eff, pmax = job->pmax, rmax = pmax < K ? pmax : K;
-    fi_svd_work sw;
-    fi_gram *gms = NULL;
-    int status = fi__svd_workspace(NULL, &ctx->mem, pmax, K, &sw);
-    double *B = fi__calloc(&ctx->mem, (size_t)(pmax * (K + rmax)), sizeof(double));
-    double *W = fi__calloc(&ctx->mem, (size_t)(rmax * pmax), sizeof(double));
-    double *sigma = fi__calloc(&ctx->mem, (size_t)rmax, sizeof(double));
-    double *g = fi__calloc(&ctx->mem, (size_t)pmax, sizeof(double));
-    double *scratch = fi__calloc(&ctx->mem, fi__fast_scratch_doubles(pmax, K) + (size_t)K,
-                                 sizeof(double));
-    if (status != FI_OK || !B || !W || !sigma || !g || !scratch) {
-        snprintf(err, FI_ERRLEN, "out of memory for the workspace of %lld x %lld blocks",
-                 (long long)pmax, (long long)K);
-        status = FI_ERR_NOMEM;
-        goto done;
-    }
+    const int64_t K = pb->k_eff;
+    direct_ws *ws = &job->ws[worker];
+    fi_svd_work sw = ws->sw;
+    fi_gram *gms = ws->gms;
+    double *B = ws->B, *W = ws->W, *sigma = ws->sigma, *g = ws->g, *scratch = ws->scratch;
+    int status = FI_OK;
     const bool small_k = ctx->method == FI_METHOD_AUTO && K <= FI_GRAM_MAX_K;
     const bool stream = small_k && fi__stream_supported(pb, l) && l->affine.size >= K;
     const bool columns = stream && l->affine.step < l->affine.stride;
     const int64_t cols = fi__stream_columns_per_pass();
-    if (stream && !(gms = fi__calloc(&ctx->mem, (size_t)(columns ? cols : 1), sizeof *gms))) {
-        snprintf(err, FI_ERRLEN, "out of memory for the Gram sums of %lld blocks", (long long)cols);
-        status = FI_ERR_NOMEM;
-        goto done;
-    }
     double psum = 0;
     for (int64_t i = 0; i < K; i++) psum += pb->prob[i];
     for (int64_t b = first; b < last; b++) {
@@ -208,13 +192,6 @@ static int blocks_range(void *arg, int64_t first, int64_t last, int worker, char
         job->out[b] = (job->flags & FI_ACCUMULATE) ? job->out[b] + fi : fi;
     }
 done:
-    fi__free(&ctx->mem, gms);
-    fi__svd_workspace_free(&ctx->mem, &sw);
-    fi__free(&ctx->mem, B);
-    fi__free(&ctx->mem, W);
-    fi__free(&ctx->mem, sigma);
-    fi__free(&ctx->mem, g);
-    fi__free(&ctx->mem, scratch);
     return status;
 }
 
@@ -280,6 +257,36 @@ static int check_inputs(fi_context *ctx, const fi_problem *pb, const fi_layout *
     return FI_OK;
 }
 
+static void ws_free(fi_context *ctx, direct_ws *ws)
+{
+    fi__svd_workspace_free(&ctx->mem, &ws->sw);
+    fi__free(&ctx->mem, ws->B);
+    fi__free(&ctx->mem, ws->W);
+    fi__free(&ctx->mem, ws->sigma);
+    fi__free(&ctx->mem, ws->g);
+    fi__free(&ctx->mem, ws->scratch);
+    fi__free(&ctx->mem, ws->gms);
+}
+
+static int ws_alloc(fi_context *ctx, const fi_problem *pb, const fi_layout *l, bool elements,
+                    direct_ws *ws)
+{
+    const int64_t K = pb->k_eff, pmax = l->max_size, rmax = pmax < K ? pmax : K;
+    memset(ws, 0, sizeof *ws);
+    ws->scratch = fi__calloc(&ctx->mem, fi__fast_scratch_doubles(pmax, K) + (size_t)K,
+                             sizeof(double));
+    if (elements) return ws->scratch ? FI_OK : FI_ERR_NOMEM;
+    int status = fi__svd_workspace(NULL, &ctx->mem, pmax, K, &ws->sw);
+    ws->B = fi__calloc(&ctx->mem, (size_t)(pmax * (K + rmax)), sizeof(double));
+    ws->W = fi__calloc(&ctx->mem, (size_t)(rmax * pmax), sizeof(double));
+    ws->sigma = fi__calloc(&ctx->mem, (size_t)rmax, sizeof(double));
+    ws->g = fi__calloc(&ctx->mem, (size_t)pmax, sizeof(double));
+    ws->gms = fi__calloc(&ctx->mem, (size_t)fi__stream_columns_per_pass(), sizeof *ws->gms);
+    return status == FI_OK && ws->scratch && ws->B && ws->W && ws->sigma && ws->g && ws->gms
+               ? FI_OK
+               : FI_ERR_NOMEM;
+}
+
 static int direct(fi_context *ctx, const fi_problem *pb, const fi_layout *l, const void *target,
                   int64_t target_class, double *out, unsigned flags)
 {
@@ -293,10 +300,22 @@ static int direct(fi_context *ctx, const fi_problem *pb, const fi_layout *l, con
         status = check_inputs(ctx, pb, l, target);
         if (status != FI_OK) return status;
     }
-    direct_job job = {ctx, pb, l, target, target_class, out, flags, l->max_size};
     const bool elements = !l->indexed && l->affine.size == 1;
-    status = fi__parallel_for(ctx, l->count, ctx->threads, elements ? elements_range : blocks_range,
-                              &job);
+    const int workers = (int)(l->count < ctx->threads ? l->count : ctx->threads);
+    direct_job job = {ctx, pb, l, target, target_class, out, flags, l->max_size, NULL};
+    job.ws = fi__calloc(&ctx->mem, (size_t)workers, sizeof *job.ws);
+    status = job.ws ? FI_OK : FI_ERR_NOMEM;
+    for (int t = 0; t < workers && status == FI_OK; t++)
+        status = ws_alloc(ctx, pb, l, elements, &job.ws[t]);
+    if (status == FI_OK)
+        status = fi__parallel_for(ctx, l->count, ctx->threads,
+                                  elements ? elements_range : blocks_range, &job);
+    else
+        fi__fail(ctx, FI_ERR_NOMEM, "out of memory for the workspaces of %d workers (blocks of "
+                 "up to %lld coordinates, %lld classes)", workers, (long long)l->max_size,
+                 (long long)pb->k_eff);
+    for (int t = 0; job.ws && t < workers; t++) ws_free(ctx, &job.ws[t]);
+    fi__free(&ctx->mem, job.ws);
     if (status == FI_OK) fi__ok(ctx);
     return status;
 }
