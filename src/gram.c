@@ -81,30 +81,23 @@ static void reflect(double *C, double *t, int n, const double *v)
     for (int i = 0; i < n; i++) t[i] -= a * vt * v[i];
 }
 
-/* Decides ranks from eigenvalues lam[0..n) of a Gram matrix: 1 = answer in *fi, 0 = ask for
- * the SVD. power = 2 for the K x K Gram (FI = (u.t)^2/lambda^2), 1 for the p x p metric. */
-static int finish(const double *lam, const double *U, const double *t, int n, double rcond,
-                  double atol, int power, double smax_all, double *fi, int64_t *rank)
+/* The rank decision on eigenvalues lam[0..n) of a Gram matrix, in the SVD's terms
+ * (sigma = sqrt(lambda) counts when sigma > max(atol, rcond*sigma_max)). keep[j] is set per
+ * eigenvalue. Returns 0 when the Gram cannot decide as the SVD would: an eigenvalue below
+ * FI_GRAM_MIN_RATIO * lambda_max is not resolved, and one within FI_GRAM_CUT_MARGIN of the
+ * cut-off is ambiguous. */
+static int decide(const double *lam, int n, double rcond, double atol, int *keep)
 {
     double lmax = 0;
     for (int j = 0; j < n; j++) lmax = fmax(lmax, lam[j]);
-    if (!(lmax > 0)) return 0;
-    const double smax = fmax(sqrt(lmax), smax_all);
-    const double cut = fmax(atol, rcond * smax);
-    double acc = 0;
-    int64_t r = 0;
+    if (!(lmax > 0) || !isfinite(lmax)) return 0;
+    const double cut = fmax(atol, rcond * sqrt(lmax));
     for (int j = 0; j < n; j++) {
-        if (!(lam[j] >= FI_GRAM_MIN_RATIO * lmax)) return 0; /* not resolved by the Gram */
+        if (!(lam[j] >= FI_GRAM_MIN_RATIO * lmax)) return 0;
         const double sv = sqrt(lam[j]);
-        if (fabs(sv - cut) <= FI_GRAM_CUT_MARGIN * cut) return 0; /* ambiguous rank */
-        if (sv <= cut) continue;
-        double ut = 0;
-        for (int i = 0; i < n; i++) ut += U[i * n + j] * t[i];
-        acc += power == 2 ? (ut / lam[j]) * (ut / lam[j]) : ut * ut / lam[j];
-        r++;
+        if (fabs(sv - cut) <= FI_GRAM_CUT_MARGIN * cut) return 0;
+        keep[j] = sv > cut;
     }
-    *fi = acc;
-    *rank = r;
     return 1;
 }
 
@@ -120,18 +113,15 @@ static int even_exponent(const double *A, int count)
     return e & ~1;
 }
 
-int fi__gram_fi(const fi_gram *gm, int64_t K, const double *sqrt_prob, double psum, double rcond,
-                double atol, double *fi, int64_t *rank)
+int fi__gram_factor(const fi_gram *gm, int64_t K, const double *sqrt_prob, double psum,
+                    double rcond, double atol, double *lam, double *U, int64_t *rank)
 {
-    double C[FI_GRAM_MAX_K * FI_GRAM_MAX_K], t[FI_GRAM_MAX_K], w[FI_GRAM_MAX_K],
-        U[FI_GRAM_MAX_K * FI_GRAM_MAX_K];
+    double C[FI_GRAM_MAX_K * FI_GRAM_MAX_K], w[FI_GRAM_MAX_K], E[FI_GRAM_MAX_K * FI_GRAM_MAX_K];
     const int n = (int)K;
     for (int i = 0; i < n; i++)
         for (int j = 0; j < n; j++) C[i * n + j] = gm->c[i <= j ? i * n + j : j * n + i];
-    memcpy(t, gm->t, (size_t)n * sizeof(double));
     const int e = even_exponent(C, n * n);
     for (int i = 0; i < n * n; i++) C[i] = ldexp(C[i], -e);
-    for (int i = 0; i < n; i++) t[i] = ldexp(t[i], -e);
     const double mean2 = ldexp(gm->mean2, -e);
     atol = ldexp(atol, -e / 2);
     double lmax_est = 0;
@@ -139,24 +129,56 @@ int fi__gram_fi(const fi_gram *gm, int64_t K, const double *sqrt_prob, double ps
     const double smax_est = sqrt(lmax_est); /* within sqrt(K) of sigma_max */
     /* |B q|^2 = sum_c m_c^2 / sum P with m_c = sum_i P_i s_i(c). */
     const double bq = sqrt(mean2 / psum);
-    if (n >= 3 && bq <= fmax(atol, rcond * smax_est / sqrt((double)n))) {
-        double v[FI_GRAM_MAX_K];
+    double v[FI_GRAM_MAX_K], zero[FI_GRAM_MAX_K] = {0};
+    const bool deflate = n >= 3 && bq <= fmax(atol, rcond * smax_est / sqrt((double)n));
+    int m = n, keep[FI_GRAM_MAX_K];
+    if (deflate) {
         const double nq = sqrt(psum);
         for (int i = 0; i < n; i++) v[i] = sqrt_prob[i] / nq;
         v[0] += v[0] >= 0 ? 1 : -1;
-        reflect(C, t, n, v);
+        reflect(C, zero, n, v);
         /* drop the first row and column: the null direction */
-        const int m = n - 1;
-        double D[FI_GRAM_MAX_K * FI_GRAM_MAX_K], td[FI_GRAM_MAX_K];
-        for (int i = 0; i < m; i++) {
-            td[i] = t[i + 1];
-            for (int j = 0; j < m; j++) D[i * m + j] = C[(i + 1) * n + j + 1];
-        }
-        jacobi(D, m, w, U);
-        return finish(w, U, td, m, rcond, atol, 2, 0, fi, rank);
+        m = n - 1;
+        for (int i = 0; i < m; i++)
+            for (int j = 0; j < m; j++) C[i * m + j] = C[(i + 1) * n + j + 1];
     }
-    jacobi(C, n, w, U);
-    return finish(w, U, t, n, rcond, atol, 2, 0, fi, rank);
+    jacobi(C, m, w, E);
+    if (!decide(w, m, rcond, atol, keep)) return 0;
+    double vv = 0;
+    for (int i = 0; i < n; i++) vv += v[i] * v[i];
+    int64_t r = 0;
+    for (int j = 0; j < m; j++) {
+        if (!keep[j]) continue;
+        double u[FI_GRAM_MAX_K];
+        if (deflate) { /* u = H [0; e_j]: back to the class basis */
+            u[0] = 0;
+            for (int i = 1; i < n; i++) u[i] = E[(i - 1) * m + j];
+            double vu = 0;
+            for (int i = 0; i < n; i++) vu += v[i] * u[i];
+            for (int i = 0; i < n; i++) u[i] -= 2 * v[i] * vu / vv;
+        } else {
+            for (int i = 0; i < n; i++) u[i] = E[i * m + j];
+        }
+        for (int i = 0; i < n; i++) U[i * n + r] = u[i];
+        lam[r++] = ldexp(w[j], e);
+    }
+    *rank = r;
+    return 1;
+}
+
+int fi__gram_fi(const fi_gram *gm, int64_t K, const double *sqrt_prob, double psum, double rcond,
+                double atol, double *fi, int64_t *rank)
+{
+    double lam[FI_GRAM_MAX_K], U[FI_GRAM_MAX_K * FI_GRAM_MAX_K];
+    if (!fi__gram_factor(gm, K, sqrt_prob, psum, rcond, atol, lam, U, rank)) return 0;
+    double acc = 0;
+    for (int64_t q = 0; q < *rank; q++) {
+        double ut = 0;
+        for (int64_t i = 0; i < K; i++) ut += U[i * K + q] * gm->t[i];
+        acc += (ut / lam[q]) * (ut / lam[q]); /* ratio first: no overflow at 1e150 */
+    }
+    *fi = acc;
+    return 1;
 }
 
 /* Cholesky of the small SPD metric G = L L^T: FI = |L^-1 g|^2, accepted only when the safe
@@ -216,6 +238,38 @@ int fi__metric_fi(double *G, const double *g_in, int64_t p, double rcond, double
         return 1;
     }
     double w[FI_GRAM_MAX_K], V[FI_GRAM_MAX_K * FI_GRAM_MAX_K];
+    int keep[FI_GRAM_MAX_K];
     jacobi(G, (int)p, w, V);
-    return finish(w, V, g, (int)p, rcond, atol, 1, 0, fi, rank);
+    if (!decide(w, (int)p, rcond, atol, keep)) return 0;
+    double acc = 0;
+    int64_t r = 0;
+    for (int j = 0; j < p; j++) {
+        if (!keep[j]) continue;
+        double vg = 0;
+        for (int i = 0; i < p; i++) vg += V[i * p + j] * g[i];
+        acc += vg * vg / w[j];
+        r++;
+    }
+    *fi = acc;
+    *rank = r;
+    return 1;
+}
+
+int fi__metric_factor(double *G, int64_t p, double rcond, double atol, double *lam, double *V,
+                      int64_t *rank)
+{
+    const int e = even_exponent(G, (int)(p * p));
+    double w[FI_GRAM_MAX_K], E[FI_GRAM_MAX_K * FI_GRAM_MAX_K];
+    int keep[FI_GRAM_MAX_K];
+    for (int64_t i = 0; i < p * p; i++) G[i] = ldexp(G[i], -e);
+    jacobi(G, (int)p, w, E);
+    if (!decide(w, (int)p, rcond, ldexp(atol, -e / 2), keep)) return 0;
+    int64_t r = 0;
+    for (int j = 0; j < p; j++) {
+        if (!keep[j]) continue;
+        for (int i = 0; i < p; i++) V[i * p + r] = E[i * p + j];
+        lam[r++] = ldexp(w[j], e);
+    }
+    *rank = r;
+    return 1;
 }

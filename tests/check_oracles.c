@@ -380,6 +380,13 @@ START_TEST(test_fast_vs_reference_conditioning)
         for (int b = 0; b < NB; b++)
             ck_assert_msg(REL(fast[b], ref[b]) <= 1e-10, "p %lld zero-mean %d block %d: %.17g vs %.17g",
                           (long long)p, _i, b, fast[b], ref[b]);
+        fi_metric *m = NULL; /* the metric's fast factors too */
+        ck_assert_int_eq(fi_metric_from_scores(ctx, K, P, FI_F64, S, n, n, &bl, &m), FI_OK);
+        ck_assert_int_eq(fi_compute(ctx, m, FI_F64, g, fast, 0), FI_OK);
+        fi_metric_free(m);
+        for (int b = 0; b < NB; b++)
+            ck_assert_msg(REL(fast[b], ref[b]) <= 1e-10, "metric p %lld zero-mean %d block %d: %.17g vs %.17g",
+                          (long long)p, _i, b, fast[b], ref[b]);
         free(S);
         free(g);
     }
