@@ -2,8 +2,8 @@
 # its tests. Built against the freshly built library the way a user links (USER_CFLAGS,
 # USER_LIBS: -Iinclude, -lfi), so it sees nothing but include/fi.h.
 MLP_DIR  := examples/mlp
-MLP_SRC  := $(MLP_DIR)/digits.c $(MLP_DIR)/mlp.c $(MLP_DIR)/train.c $(MLP_DIR)/criteria.c \
-            $(MLP_DIR)/channels.c $(MLP_DIR)/zeroing.c $(MLP_DIR)/quantize.c \
+MLP_SRC  := $(MLP_DIR)/digits.c $(MLP_DIR)/mlp.c $(MLP_DIR)/train.c $(MLP_DIR)/setup.c \
+            $(MLP_DIR)/criteria.c $(MLP_DIR)/channels.c $(MLP_DIR)/zeroing.c $(MLP_DIR)/quantize.c \
             $(MLP_DIR)/masking.c $(MLP_DIR)/heatmap.c
 MLP_HDR  := $(wildcard $(MLP_DIR)/*.h) include/fi.h
 MLP_DATA := examples/data/digits.csv.gz

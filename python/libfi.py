@@ -363,8 +363,13 @@ def version():
 
 
 def fraction_count(count, fraction):
-    """ceil(fraction * count): how many items a fraction selects (fi_fraction_count)."""
-    return int(library().fn("fi_fraction_count")(int(count), float(fraction)))
+    """ceil(fraction * count): how many items a fraction selects (fi_fraction_count).
+    ValueError for count < 0 or a fraction outside [0, 1] (where the C call returns -1)."""
+    v = int(library().fn("fi_fraction_count")(int(count), float(fraction)))
+    if v < 0:
+        raise ValueError("fraction_count needs count >= 0 and 0 <= fraction <= 1 (got %r, %r)"
+                         % (count, fraction))
+    return v
 
 
 def __getattr__(name):

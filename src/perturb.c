@@ -2,6 +2,22 @@
  * concrete edit d of each block, and the first-order change (g.d)^2. */
 #include "internal.h"
 
+/* sum_i P_i x_i^2, scaled by the largest |x_i| so that no square overflows or underflows
+ * on its own (the result overflows only if the true value exceeds DBL_MAX). */
+static double weighted_squares(const double *prob, const double *x, int64_t k)
+{
+    double mx = 0;
+    for (int64_t i = 0; i < k; i++) mx = fmax(mx, fabs(x[i]));
+    if (!(mx > 0)) return 0.0;
+    double acc = 0;
+    for (int64_t i = 0; i < k; i++) acc += prob[i] * (x[i] / mx) * (x[i] / mx);
+    return acc * mx * mx;
+}
+
+/* Per block b of an affine layout: fisher_len2[b] = sum_i P_i (s_i[b].d[b])^2 over the
+ * effective classes of the class mode, taylor2[b] = (g[b].d[b])^2 with g the target or
+ * the effective score of class target_class. Results go to scratch first, so that a
+ * non-finite score met late leaves both outputs untouched. */
 int fi_perturbation(fi_context *ctx, int64_t n_classes, const double *probs, fi_dtype dtype,
                     const void *scores, int64_t n, int64_t ld, const fi_blocks *blocks,
                     const void *target, int64_t target_class, const double *delta,
@@ -15,56 +31,58 @@ int fi_perturbation(fi_context *ctx, int64_t n_classes, const double *probs, fi_
     fi_layout l;
     status = fi__layout_affine(ctx, blocks, n, &l);
     const int64_t K = pb.k_eff;
-    if (status == FI_OK && taylor2 && !target && (target_class < 0 || target_class >= K))
-        status = fi__fail(ctx, FI_ERR_CLASS, "target_class %lld outside [0, %lld)",
-                          (long long)target_class, (long long)K);
+    const bool class_target = taylor2 && !target;
+    if (status == FI_OK && class_target && (target_class < 0 || target_class >= K))
+        status = fi__fail(ctx, FI_ERR_CLASS, "target_class %lld outside [0, %lld) (target is "
+                          "NULL)", (long long)target_class, (long long)K);
     int64_t bad;
     if (status == FI_OK && (bad = fi__first_nonfinite(FI_F64, delta, n)) >= 0)
         status = fi__fail(ctx, FI_ERR_NONFINITE, "delta[%lld] is not finite", (long long)bad);
     if (status == FI_OK && taylor2 && target && (bad = fi__first_nonfinite(dtype, target, n)) >= 0)
         status = fi__fail(ctx, FI_ERR_NONFINITE, "target[%lld] is not finite", (long long)bad);
-    double *s = NULL, *sd = NULL, *s2 = NULL, *t2 = NULL;
-    if (status == FI_OK) {
+    /* Scores are read only when a requested output needs them. */
+    const bool need_scores = fisher_len2 || class_target;
+    const int64_t count = l.count;
+    double *s = NULL, *sd = NULL, *res = NULL;
+    if (status == FI_OK && (fisher_len2 || taylor2)) {
         s = fi__calloc(&ctx->mem, (size_t)K, sizeof(double));
         sd = fi__calloc(&ctx->mem, (size_t)K, sizeof(double));
-        s2 = fi__calloc(&ctx->mem, (size_t)l.count, sizeof(double));
-        t2 = fi__calloc(&ctx->mem, (size_t)l.count, sizeof(double));
-        if (!s || !sd || !s2 || !t2)
-            status = fi__fail(ctx, FI_ERR_NOMEM, "out of memory for %lld blocks", (long long)l.count);
+        res = fi__calloc(&ctx->mem, (size_t)count, 2 * sizeof(double));
+        if (!s || !sd || !res)
+            status = fi__fail(ctx, FI_ERR_NOMEM, "out of memory for %lld blocks", (long long)count);
     }
-    /* Results go to scratch first: a non-finite score found late leaves the outputs untouched. */
-    for (int64_t b = 0; status == FI_OK && b < l.count; b++) {
-        const int64_t p = l.affine.size;
+    for (int64_t b = 0; status == FI_OK && res && b < count; b++) {
         double gd = 0;
         memset(sd, 0, (size_t)K * sizeof(double));
-        for (int64_t j = 0; j < p; j++) {
+        for (int64_t j = 0; status == FI_OK && j < l.affine.size; j++) {
             const int64_t c = fi__block_coord(&l, b, j);
-            fi__problem_scores_at(&pb, c, s);
-            for (int64_t i = 0; i < K; i++) {
-                if (!isfinite(s[i])) {
-                    status = fi__fail(ctx, FI_ERR_NONFINITE, "non-finite score of class %lld at "
-                                      "coordinate %lld", (long long)i, (long long)c);
-                    break;
+            const double d = delta[c];
+            if (need_scores) {
+                fi__problem_scores_at(&pb, c, s);
+                for (int64_t i = 0; i < K; i++) {
+                    if (!isfinite(s[i])) {
+                        status = fi__fail(ctx, FI_ERR_NONFINITE, "non-finite score of class "
+                                          "%lld at coordinate %lld", (long long)i, (long long)c);
+                        break;
+                    }
+                    sd[i] += s[i] * d;
                 }
-                sd[i] += s[i] * delta[c];
             }
-            gd += (target ? fi__load(dtype, target, c) : s[target_class < K && target_class >= 0
-                                                              ? target_class : 0]) * delta[c];
+            gd += (target ? fi__load(dtype, target, c) : class_target ? s[target_class] : 0) * d;
         }
-        double acc = 0;
-        for (int64_t i = 0; i < K; i++) acc += pb.prob[i] * sd[i] * sd[i];
-        s2[b] = acc;
-        t2[b] = gd * gd;
+        res[2 * b] = need_scores ? weighted_squares(pb.prob, sd, K) : 0.0;
+        res[2 * b + 1] = gd * gd;
     }
     if (status == FI_OK) {
-        if (fisher_len2) memcpy(fisher_len2, s2, (size_t)l.count * sizeof(double));
-        if (taylor2) memcpy(taylor2, t2, (size_t)l.count * sizeof(double));
+        for (int64_t b = 0; res && b < count; b++) {
+            if (fisher_len2) fisher_len2[b] = res[2 * b];
+            if (taylor2) taylor2[b] = res[2 * b + 1];
+        }
         fi__ok(ctx);
     }
     fi__free(&ctx->mem, s);
     fi__free(&ctx->mem, sd);
-    fi__free(&ctx->mem, s2);
-    fi__free(&ctx->mem, t2);
+    fi__free(&ctx->mem, res);
     fi__problem_release(&pb);
     return status;
 }

@@ -1,6 +1,9 @@
 /* Reduction of per-element values over groups: channel FI from element FI (SPEC fact 8). */
 #include "internal.h"
 
+/* out[g] = op over the values of group g, groups an affine layout over the n values
+ * (groups may overlap or leave values out). All checks come first: on failure out is
+ * untouched. */
 int fi_reduce(fi_context *ctx, const double *values, int64_t n, const fi_blocks *groups, int op,
               double *out)
 {
@@ -17,14 +20,22 @@ int fi_reduce(fi_context *ctx, const double *values, int64_t n, const fi_blocks 
     const int64_t bad = fi__first_nonfinite(FI_F64, values, n);
     if (bad >= 0)
         return fi__fail(ctx, FI_ERR_NONFINITE, "values[%lld] is not finite", (long long)bad);
+    const int64_t p = l.affine.size;
     for (int64_t g = 0; g < l.count; g++) {
-        const int64_t p = l.affine.size;
         double acc = op == FI_REDUCE_MAX ? -INFINITY : 0.0;
         for (int64_t j = 0; j < p; j++) {
             const double v = values[fi__block_coord(&l, g, j)];
             acc = op == FI_REDUCE_MAX ? (v > acc ? v : acc) : acc + v;
         }
-        out[g] = op == FI_REDUCE_MEAN ? acc / (double)p : acc;
+        if (op == FI_REDUCE_MEAN) {
+            if (isfinite(acc))
+                acc /= (double)p;
+            else { /* the sum overflowed; the mean of finite values does not */
+                acc = 0.0;
+                for (int64_t j = 0; j < p; j++) acc += values[fi__block_coord(&l, g, j)] / (double)p;
+            }
+        }
+        out[g] = acc;
     }
     fi__ok(ctx);
     return FI_OK;

@@ -7,29 +7,20 @@
 
 #include "try.h"
 
-/* A row of an R x C row-major matrix at offset o is {R, C, 1, C}; a column {C, R, C, 1}.
- * The layouts address theta directly (offsets folded into the block start by the caller). */
+/* The rows of an R x C row-major matrix are the blocks {R, C, 1, C}, its columns
+ * {C, R, C, 1}. */
 const channel_family channel_families[CHANNEL_FAMILIES] = {
-    {"W1 rows (hidden units)", {MLP_H, MLP_IN, 1, MLP_IN}},
-    {"W1 columns (pixels)", {MLP_IN, MLP_H, MLP_IN, 1}},
-    {"W2 rows (classes)", {MLP_OUT, MLP_H, 1, MLP_H}},
-    {"W2 columns (hidden units)", {MLP_H, MLP_OUT, MLP_H, 1}},
+    {"W1 rows (hidden units)", MLP_W1, MLP_H * MLP_IN, {MLP_H, MLP_IN, 1, MLP_IN}},
+    {"W1 columns (pixels)", MLP_W1, MLP_H * MLP_IN, {MLP_IN, MLP_H, MLP_IN, 1}},
+    {"W2 rows (classes)", MLP_W2, MLP_OUT * MLP_H, {MLP_OUT, MLP_H, 1, MLP_H}},
+    {"W2 columns (hidden units)", MLP_W2, MLP_OUT * MLP_H, {MLP_H, MLP_OUT, MLP_H, 1}},
 };
-static const int family_offset[CHANNEL_FAMILIES] = {MLP_W1, MLP_W1, MLP_W2, MLP_W2};
-static const int family_size[CHANNEL_FAMILIES] = {MLP_H * MLP_IN, MLP_H * MLP_IN,
-                                                  MLP_OUT * MLP_H, MLP_OUT * MLP_H};
-
-static int family_index(const channel_family *fam)
-{
-    return (int)(fam - channel_families);
-}
 
 int channel_fi(fi_context *ctx, const param_criteria *pc, const channel_family *fam,
                double *out)
 {
-    const int f = family_index(fam);
-    FI_TRY(ctx, fi_reduce(ctx, pc->fi + family_offset[f], family_size[f], &fam->blocks,
-                          FI_REDUCE_SUM, out));
+    FI_TRY(ctx, fi_reduce(ctx, pc->fi + fam->offset, fam->size, &fam->blocks, FI_REDUCE_SUM,
+                          out));
     return 0;
 fail:
     return -1;
@@ -54,19 +45,18 @@ typedef struct block_stats {
     double norm_sum;                      /* their normalized FI, summed        */
 } block_stats;
 
-/* Adds one image's whole-channel block FI of family f to st. */
-static int block_fi_image(fi_context *ctx, const mlp_cache *c, int k, const double *sp, int f,
-                          block_stats *st)
+/* Adds one image's whole-channel block FI of family fam to st. */
+static int block_fi_image(fi_context *ctx, const mlp_cache *c, int k, const double *sp,
+                          const channel_family *fam, block_stats *st)
 {
     int rc = -1;
-    const channel_family *fam = &channel_families[f];
     fi_metric *m = NULL;
     double bfi[MLP_IN], norm[MLP_IN];
     int64_t rank[MLP_IN];
     /* The family's matrix seen on its own: n = its size, rows of the K scores ld = NPARAM. */
-    FI_TRY(ctx, fi_metric_from_scores(ctx, MLP_OUT, c->prob, FI_F64, sp + family_offset[f],
-                                      family_size[f], MLP_NPARAM, &fam->blocks, &m));
-    FI_TRY(ctx, fi_compute(ctx, m, FI_F64, sp + (long)k * MLP_NPARAM + family_offset[f], bfi, 0));
+    FI_TRY(ctx, fi_metric_from_scores(ctx, MLP_OUT, c->prob, FI_F64, sp + fam->offset, fam->size,
+                                      MLP_NPARAM, &fam->blocks, &m));
+    FI_TRY(ctx, fi_compute(ctx, m, FI_F64, sp + (long)k * MLP_NPARAM + fam->offset, bfi, 0));
     FI_TRY(ctx, fi_normalize_class(ctx, m, k, bfi, norm, NULL));
     FI_TRY(ctx, fi_metric_ranks(ctx, m, rank));
     for (int64_t b = 0; b < fam->blocks.count; b++) {
@@ -113,7 +103,7 @@ int channel_report(fi_context *ctx, const double *theta, const digits_set *set,
         const int k = mlp_forward(theta, set->x[s], &c);
         mlp_scores(theta, &c, sp, NULL);
         for (int f = 0; f < CHANNEL_FAMILIES; f++)
-            if (block_fi_image(ctx, &c, k, sp, f, &st[f])) goto fail;
+            if (block_fi_image(ctx, &c, k, sp, &channel_families[f], &st[f])) goto fail;
         double rows[MLP_H], bias[MLP_H];
         const fi_blocks bias_el = {MLP_H, 1, 1, 1};
         FI_TRY(ctx, fi_direct(ctx, MLP_OUT, c.prob, FI_F64, sp + MLP_W1, MLP_H * MLP_IN,
@@ -136,7 +126,8 @@ int channel_report(fi_context *ctx, const double *theta, const digits_set *set,
                100.0 * t->rank1 / t->blocks, 100.0 * t->rank_full / t->blocks,
                100.0 * t->at_ceiling / nz, t->norm_sum / nz);
     }
-    printf("  (\"at ceiling\" and the mean: over the blocks of rank > 0, at ceiling = within 0.1%%.)\n"
+    printf("  (\"at ceiling\" and the mean: over the blocks of rank > 0; at ceiling = within "
+           "0.1%%.)\n"
            "  Block FI of a W1 row equals the element FI of that unit's bias to %.1e of the\n"
            "  ceiling: one image's gradient of a row is dpre_j x^T, a rank-1 block.\n", worst_bias);
     rc = 0;

@@ -5,17 +5,19 @@
 
 #include "criteria.h"
 
-/* A family of channels of one weight matrix, as an affine block layout over theta. */
+/* A family of channels of one weight matrix: the matrix is theta[offset .. offset+size),
+ * channel b is its coordinates b*step + j*stride (j < blocks.size). */
 typedef struct channel_family {
     const char *name;
-    fi_blocks blocks; /* over theta: coordinates b*step + j*stride */
+    int offset, size;
+    fi_blocks blocks;
 } channel_family;
 
 /* The four families: output channels (rows) and input channels (columns) of W1 and W2. */
 enum { CHANNEL_FAMILIES = 4 };
 extern const channel_family channel_families[CHANNEL_FAMILIES];
 
-/* Channel FI of one family from dataset-average element FI: out[b] = sum over the channel. */
+/* Channel FI of a family from dataset-average element FI: out[b] = sum over channel b. */
 int channel_fi(fi_context *ctx, const param_criteria *pc, const channel_family *fam,
                double *out);
 

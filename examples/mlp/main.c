@@ -11,20 +11,17 @@
 #include "experiments.h"
 #include "heatmap.h"
 #include "mlp.h"
+#include "setup.h"
 #include "train.h"
 #include "try.h"
-
-/* The fixed setup: split, initialization and minibatch seeds, schedule. */
-enum { TRAIN = 1297, EPOCHS = 30 };
-static const unsigned long long SPLIT_SEED = 2024, INIT_SEED = 7, BATCH_SEED = 1;
-static const double LR = 0.05;
 
 /* "W1[j][i]", "b1[j]", ... for parameter p. */
 static void param_name(int p, char *buf, size_t size)
 {
     if (p < MLP_B1) snprintf(buf, size, "W1[%d][%d]", p / MLP_IN, p % MLP_IN);
     else if (p < MLP_W2) snprintf(buf, size, "b1[%d]", p - MLP_B1);
-    else if (p < MLP_B2) snprintf(buf, size, "W2[%d][%d]", (p - MLP_W2) / MLP_H, (p - MLP_W2) % MLP_H);
+    else if (p < MLP_B2)
+        snprintf(buf, size, "W2[%d][%d]", (p - MLP_W2) / MLP_H, (p - MLP_W2) % MLP_H);
     else snprintf(buf, size, "b2[%d]", p - MLP_B2);
 }
 
@@ -46,15 +43,15 @@ static int report_parameters(fi_context *ctx, const param_criteria *pc)
         param_name((int)idx[t], name, sizeof name);
         printf("  %-10s %.3g +- %.2g\n", name, pc->fi[idx[t]], pc->fi_se[idx[t]]);
     }
-    const int cuts[] = {24, 241}; /* 1% and 10% of 2410 */
+    const double cuts[] = {0.01, 0.10};
     for (int c = 0; c < 2; c++) {
         double top = 0;
-        for (int t = 0; t < cuts[c]; t++) top += pc->fi[idx[t]];
-        printf("  the top %d%% of parameters hold %.1f%% of the total FI\n",
-               c ? 10 : 1, 100 * top / total);
+        for (int64_t t = 0; t < fi_fraction_count(MLP_NPARAM, cuts[c]); t++) top += pc->fi[idx[t]];
+        printf("  the top %.0f%% of parameters hold %.1f%% of the total FI\n", 100 * cuts[c],
+               100 * top / total);
     }
-    printf("  %.0f parameters have FI 0 (weights of pixels that are blank in every image, or\n"
-           "  of units that never fire)\n", zero);
+    printf("  %.0f parameters have FI 0 on every image (those of units that never fire, and\n"
+           "  weights whose pixel is blank whenever their unit fires)\n", zero);
     const int start[] = {MLP_W1, MLP_B1, MLP_W2, MLP_B2, MLP_NPARAM};
     const char *names[] = {"W1", "b1", "W2", "b2"};
     printf("  share of the total FI per tensor:");
@@ -109,20 +106,13 @@ int main(int argc, char **argv)
     static quant_result qr;
     double zero_acc[ZERO_FRACTIONS][Z_COUNT], mask_flips[MASK_SIZES][M_COUNT];
     const clock_t t0 = clock();
-    if (digits_load(path, &d) != 0) {
-        fprintf(stderr, "cannot read the digits from %s (gzip'd CSV, 1797 rows)\n", path);
-        return 1;
-    }
-    digits_shuffle(&d, SPLIT_SEED);
     digits_set train, test;
-    digits_split(&d, TRAIN, &train, &test);
-    mlp_init(theta, INIT_SEED);
-    if (train_sgd(theta, &train, EPOCHS, LR, BATCH_SEED)) return 1;
+    if (setup_model(path, &d, theta, &train, &test) != 0) return 1;
     const double base = accuracy(theta, &test);
     printf("libfi %s: reference MLP 64-32-10 (ReLU, softmax) on the UCI digits\n"
            "%d training / %d test images, %d parameters, %d epochs of SGD with momentum\n"
            "train accuracy %.3f, test accuracy %.3f\n", fi_version_string(), train.count,
-           test.count, MLP_NPARAM, EPOCHS, accuracy(theta, &train), base);
+           test.count, MLP_NPARAM, SETUP_EPOCHS, accuracy(theta, &train), base);
 
     fi_context *ctx = NULL;
     if (fi_context_create(&ctx) != FI_OK) return 1;

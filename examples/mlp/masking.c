@@ -47,7 +47,8 @@ int experiment_masking(fi_context *ctx, const double *theta, const digits_set *t
                     k = m < nink ? m : nink; /* a digit with fewer inked pixels: mask them all */
                     double ink_fi[MLP_IN];
                     for (int t = 0; t < nink; t++) ink_fi[t] = pc.fi[ink[t]];
-                    if (k > 0) FI_TRY(ctx, fi_select_random_low(ctx, ink_fi, nink, 0, k, seed, pick));
+                    if (k > 0)
+                        FI_TRY(ctx, fi_select_random_low(ctx, ink_fi, nink, 0, k, seed, pick));
                     for (int t = 0; t < k; t++) idx[t] = ink[pick[t]];
                 } else {
                     FI_TRY(ctx, fi_select_top(ctx, ranked[c], MLP_IN, m, idx));

@@ -80,6 +80,23 @@ void mlp_scores(const double *theta, const mlp_cache *c, double *sp, double *sx)
         if (row) memset(row, 0, MLP_NPARAM * sizeof(double));
         mlp_backward(theta, c, d, row, sx ? sx + i * MLP_IN : NULL);
     }
+    /* Exactly, sum_i P_i s_i = 0 (the scores of a softmax have mean zero under P), which is
+     * what caps a class target's FI at (1-P_k)/P_k (SPEC fact 3). In floating point the sum
+     * is ~1e-16 |W^T P|, and for a confident image (1 - P_k ~ 1e-8) that is far above the
+     * rank tolerance of a block whose other directions are ~sqrt(1 - P_k) small: the block
+     * gets a spurious K-th direction and its FI reads 1/P_k instead of (1-P_k)/P_k. So the
+     * scores are re-centred, s_i -= sum_j P_j s_j: a no-op in exact arithmetic, and then
+     * the identity holds to ~1e-16 |sum_j P_j s_j|, i.e. to rounding. */
+    for (int which = 0; which < 2; which++) {
+        double *s = which ? sx : sp;
+        const long n = which ? MLP_IN : MLP_NPARAM;
+        if (!s) continue;
+        for (long p = 0; p < n; p++) {
+            double mean = 0;
+            for (int i = 0; i < MLP_OUT; i++) mean += c->prob[i] * s[i * n + p];
+            for (int i = 0; i < MLP_OUT; i++) s[i * n + p] -= mean;
+        }
+    }
 }
 
 double mlp_loss(const double *theta, const double *x, int y, double *dtheta)

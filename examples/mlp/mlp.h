@@ -37,7 +37,8 @@ int mlp_forward(const double *theta, const double *x, mlp_cache *c);
 void mlp_backward(const double *theta, const mlp_cache *c, const double *dlogit, double *dtheta,
                   double *dx);
 
-/* The K = 10 class scores s_i = d log P_i / d omega, one backward pass per class:
+/* The K = 10 class scores s_i = d log P_i / d omega, one backward pass per class, re-centred
+ * so that sum_i P_i s_i = 0 holds in floating point too (see mlp.c):
  * sp [OUT][NPARAM] for omega = the parameters, sx [OUT][IN] for omega = the pixels.
  * Either may be NULL. */
 void mlp_scores(const double *theta, const mlp_cache *c, double *sp, double *sx);

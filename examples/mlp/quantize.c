@@ -41,7 +41,7 @@ static double accuracy_kept(const double *theta, const double *q, const fi_block
     memcpy(scratch, q, MLP_NPARAM * sizeof *scratch);
     for (int64_t t = 0; t < k; t++)
         for (int64_t j = 0; j < fam->size; j++) {
-            const int64_t p = MLP_W1 + idx[t] * fam->step + j * fam->stride;
+            const int64_t p = MLP_W1 + idx[t] * fam->step + j * fam->stride; /* W1 families */
             scratch[p] = theta[p];
         }
     return accuracy(scratch, test);
@@ -120,8 +120,9 @@ int experiment_quantization(fi_context *ctx, const double *theta, const digits_s
                     if (c == Q_FI_LOW || c == Q_RANDOM) {
                         double sum = 0;
                         for (int r = 0; r < RANDOM_DRAWS; r++) {
-                            const uint64_t seed = 100000u * (unsigned)b + 10000u * (unsigned)f +
-                                                  100u * (unsigned)kk + 10u * (unsigned)c + (unsigned)r;
+                            const uint64_t seed = 100000u * (uint64_t)b + 10000u * (uint64_t)f +
+                                                  100u * (uint64_t)kk + 10u * (uint64_t)c +
+                                                  (uint64_t)r;
                             FI_TRY(ctx, fi_select_random_low(ctx, fi, count, c == Q_FI_LOW ? k : 0,
                                                              k, seed, idx));
                             sum += accuracy_kept(theta, q[b], &fam->blocks, idx, k, test, scratch);

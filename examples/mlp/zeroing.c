@@ -27,7 +27,8 @@ int experiment_zeroing(fi_context *ctx, const double *theta, const digits_set *t
 {
     int rc = -1;
     int64_t *idx = malloc(MLP_NPARAM * sizeof *idx);
-    double *absw = malloc(MLP_NPARAM * sizeof *absw), *scratch = malloc(MLP_NPARAM * sizeof *scratch);
+    double *absw = malloc(MLP_NPARAM * sizeof *absw);
+    double *scratch = malloc(MLP_NPARAM * sizeof *scratch);
     if (!idx || !absw || !scratch) goto fail;
     for (int p = 0; p < MLP_NPARAM; p++) absw[p] = fabs(theta[p]);
     const double *ranked[Z_COUNT] = {[Z_FI] = pc->fi,         [Z_ABS_W] = absw,
@@ -41,8 +42,9 @@ int experiment_zeroing(fi_context *ctx, const double *theta, const digits_set *t
                 const int64_t exclude = c == Z_FI_LOW ? k : 0;
                 double sum = 0;
                 for (int r = 0; r < RANDOM_DRAWS; r++) {
-                    FI_TRY(ctx, fi_select_random_low(ctx, pc->fi, MLP_NPARAM, exclude, k,
-                                                     1000u * (unsigned)f + 10u * (unsigned)c + (unsigned)r, idx));
+                    const uint64_t seed = 1000u * (uint64_t)f + 10u * (uint64_t)c + (uint64_t)r;
+                    FI_TRY(ctx, fi_select_random_low(ctx, pc->fi, MLP_NPARAM, exclude, k, seed,
+                                                     idx));
                     sum += accuracy_zeroed(theta, idx, k, test, scratch);
                 }
                 acc[f][c] = sum / RANDOM_DRAWS;

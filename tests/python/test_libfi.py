@@ -495,7 +495,16 @@ class TestAccumulator(Case):
             a.add(x, wi)
         mean, se = a.result()
         np.testing.assert_allclose(mean, (w[:, None] * X).sum(0) / w.sum(), rtol=1e-12)
-        self.assertTrue(np.all(se > 0))
+        # The documented reliability-weights standard error, written out in numpy.
+        W, W2 = w.sum(), (w ** 2).sum()
+        m = (w[:, None] * X).sum(0) / W
+        var = ((w[:, None] * (X - m) ** 2).sum(0)) / (W - W2 / W)
+        np.testing.assert_allclose(se, np.sqrt(var * W2) / W, rtol=1e-9)
+        # Equal weights: the textbook s / sqrt(N).
+        e = self.ctx.accumulator(5)
+        for x in X:
+            e.add(x)
+        np.testing.assert_allclose(e.result()[1], X.std(0, ddof=1) / np.sqrt(7), rtol=1e-9)
         cnt, samples, tw = a.info()
         self.assertEqual((cnt, samples), (5, 7))
         self.assertAlmostEqual(tw, w.sum(), places=12)
@@ -532,8 +541,16 @@ class TestSelection(Case):
         np.testing.assert_array_equal(comp, [2, 5, 6])
         np.testing.assert_array_equal(self.ctx.indices_to_mask(7, top), [1, 1, 0, 1, 1, 0, 0])
         self.assertEqual(libfi.fraction_count(7, 0.5), 4)
-        with self.assertRaises(libfi.FIError):
+        self.assertEqual(libfi.fraction_count(1000, 0.001), 1)
+        with self.assertRaises(ValueError):
+            libfi.fraction_count(7, 1.5)
+        with self.assertRaises(libfi.FIError) as cm:
             self.ctx.select_top(v, 8)
+        self.assertEqual(cm.exception.status, libfi.FI_ERR_DIMENSION)
+        # A repeated index would make the complement longer than count - k: refused.
+        with self.assertRaises(libfi.FIError) as cm:
+            self.ctx.select_complement(7, [1, 1])
+        self.assertIn("twice", cm.exception.message)
 
     @needs("fi_select_random_low")
     def test_random_low(self):

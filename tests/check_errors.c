@@ -1,0 +1,709 @@
+/* Bad input to the core calls: every case gets its own status code and a message naming
+ * what is wrong; outputs stay untouched (sentinels) and inputs unmodified (snapshots);
+ * allocation failure at every allocation in turn gives FI_ERR_NOMEM without a leak.
+ *
+ * A LAPACK failure (dgesvd not converging) is not provoked here: dgesvd converges on every
+ * finite input, non-finite input is rejected before it, and the library calls LAPACK
+ * directly, so there is no seam to inject the failure through the public API. */
+#include <check.h>
+#include <math.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fi.h"
+#include "suites.h"
+#include "support/reference.h"
+
+enum { K = 3, N = 12, LD = 14, NB = 4 };
+
+static fi_context *ctx;
+static double P[K], S[K * LD], G[N];
+static float Sf[K * LD], Gf[N];
+static const fi_blocks ROWS = {NB, 3, 1, 3};
+static int64_t OFF[NB + 1] = {0, 3, 4, 9, 12}, IDX[N] = {0, 5, 2, 7, 1, 3, 4, 6, 8, 9, 10, 11};
+
+/* Copies of every input, to prove that no call modifies one. */
+static struct {
+    double P[K], S[K * LD], G[N];
+    float Sf[K * LD], Gf[N];
+    int64_t OFF[NB + 1], IDX[N];
+} snap;
+
+static void setup(void)
+{
+    ck_assert_int_eq(fi_context_create(&ctx), FI_OK);
+    ref_rng r;
+    ref_seed(&r, 31337);
+    P[0] = 0.2, P[1] = 0.3, P[2] = 0.5;
+    ref_scores(&r, K, N, LD, S); /* NaN padding: never read */
+    for (int i = 0; i < N; i++) G[i] = ref_normal(&r);
+    for (int i = 0; i < K * LD; i++) Sf[i] = (float)S[i];
+    for (int i = 0; i < N; i++) Gf[i] = (float)G[i];
+    memcpy(snap.P, P, sizeof P);
+    memcpy(snap.S, S, sizeof S);
+    memcpy(snap.G, G, sizeof G);
+    memcpy(snap.Sf, Sf, sizeof Sf);
+    memcpy(snap.Gf, Gf, sizeof Gf);
+    memcpy(snap.OFF, OFF, sizeof OFF);
+    memcpy(snap.IDX, IDX, sizeof IDX);
+}
+
+static void teardown(void) { fi_context_free(ctx); }
+
+/* memcmp, so that NaN padding compares equal to itself. */
+static void assert_inputs_pristine(void)
+{
+    ck_assert_msg(memcmp(P, snap.P, sizeof P) == 0, "probs modified");
+    ck_assert_msg(memcmp(S, snap.S, sizeof S) == 0, "scores modified");
+    ck_assert_msg(memcmp(G, snap.G, sizeof G) == 0, "target modified");
+    ck_assert_msg(memcmp(Sf, snap.Sf, sizeof Sf) == 0, "float32 scores modified");
+    ck_assert_msg(memcmp(Gf, snap.Gf, sizeof Gf) == 0, "float32 target modified");
+    ck_assert_msg(memcmp(OFF, snap.OFF, sizeof OFF) == 0, "offsets modified");
+    ck_assert_msg(memcmp(IDX, snap.IDX, sizeof IDX) == 0, "indices modified");
+}
+
+/* The failure message is set and names the problem (case-sensitive substring). */
+static void assert_message(int status, const char *what)
+{
+    const char *msg = fi_context_error(ctx);
+    ck_assert_ptr_nonnull(msg);
+    ck_assert_msg(msg[0] != '\0', "status %d without a message", status);
+    if (what) ck_assert_msg(strstr(msg, what) != NULL, "message \"%s\" does not mention \"%s\"", msg, what);
+}
+
+/* A metric sentinel: a failing call must leave *metric exactly as it was. */
+#define SENTINEL ((fi_metric *)(uintptr_t)0xdeadbeef)
+
+/* fi_metric_from_scores must fail with code and a message mentioning what. */
+static void metric_fails(int code, const char *what, int64_t k, const double *probs, fi_dtype dt,
+                         const void *scores, int64_t n, int64_t ld, const fi_blocks *bl)
+{
+    fi_metric *m = SENTINEL;
+    const fi_blocks before = bl ? *bl : (fi_blocks){0, 0, 0, 0};
+    const int st = fi_metric_from_scores(ctx, k, probs, dt, scores, n, ld, bl, &m);
+    ck_assert_msg(st == code, "%s: status %d (%s), want %d", what, st, fi_context_error(ctx), code);
+    ck_assert_ptr_eq(m, SENTINEL);
+    assert_message(st, what);
+    if (bl) ck_assert(memcmp(&before, bl, sizeof before) == 0);
+    assert_inputs_pristine();
+}
+
+static void indexed_fails(int code, const char *what, const fi_index_blocks *ib)
+{
+    fi_metric *m = SENTINEL;
+    const int st = fi_metric_from_scores_indexed(ctx, K, P, FI_F64, S, N, LD, ib, &m);
+    ck_assert_msg(st == code, "%s: status %d (%s), want %d", what, st, fi_context_error(ctx), code);
+    ck_assert_ptr_eq(m, SENTINEL);
+    assert_message(st, what);
+    assert_inputs_pristine();
+}
+
+/* ------------------------------------------------------------------ NULL pointers */
+
+START_TEST(test_null_arguments)
+{
+    fi_metric *m = SENTINEL;
+    ck_assert_int_eq(fi_context_create(NULL), FI_ERR_NULL);
+    ck_assert_int_eq(fi_metric_from_scores(NULL, K, P, FI_F64, S, N, LD, &ROWS, &m), FI_ERR_NULL);
+    ck_assert_ptr_eq(m, SENTINEL);
+    metric_fails(FI_ERR_NULL, "probs", K, NULL, FI_F64, S, N, LD, &ROWS);
+    metric_fails(FI_ERR_NULL, "scores", K, P, FI_F64, NULL, N, LD, &ROWS);
+    metric_fails(FI_ERR_NULL, "blocks", K, P, FI_F64, S, N, LD, NULL);
+    ck_assert_int_eq(fi_metric_from_scores(ctx, K, P, FI_F64, S, N, LD, &ROWS, NULL), FI_ERR_NULL);
+    assert_message(FI_ERR_NULL, "metric");
+    ck_assert_int_eq(fi_metric_from_scores_indexed(ctx, K, P, FI_F64, S, N, LD, NULL, &m), FI_ERR_NULL);
+    ck_assert_int_eq(fi_metric_from_scores_indexed(NULL, K, P, FI_F64, S, N, LD, NULL, &m), FI_ERR_NULL);
+    ck_assert_ptr_eq(m, SENTINEL);
+    fi_index_blocks ib = {NB, NULL, IDX};
+    indexed_fails(FI_ERR_NULL, "offsets", &ib);
+    ib.offsets = OFF, ib.indices = NULL;
+    indexed_fails(FI_ERR_NULL, "indices", &ib);
+
+    /* fi_compute, fi_residual, diagnostics: the output keeps its sentinel */
+    ck_assert_int_eq(fi_metric_from_scores(ctx, K, P, FI_F64, S, N, LD, &ROWS, &m), FI_OK);
+    double out[NB] = {-7, -7, -7, -7}, bound = -7;
+    int64_t ranks[NB] = {-7, -7, -7, -7};
+    uint8_t sat[NB] = {7, 7, 7, 7};
+    ck_assert_int_eq(fi_compute(NULL, m, FI_F64, G, out, 0), FI_ERR_NULL);
+    ck_assert_int_eq(fi_compute(ctx, NULL, FI_F64, G, out, 0), FI_ERR_NULL);
+    assert_message(FI_ERR_NULL, "metric");
+    ck_assert_int_eq(fi_compute(ctx, m, FI_F64, NULL, out, 0), FI_ERR_NULL);
+    assert_message(FI_ERR_NULL, "target");
+    ck_assert_int_eq(fi_compute(ctx, m, FI_F64, G, NULL, 0), FI_ERR_NULL);
+    assert_message(FI_ERR_NULL, "out");
+    ck_assert_int_eq(fi_residual(NULL, m, FI_F64, G, out), FI_ERR_NULL);
+    ck_assert_int_eq(fi_residual(ctx, NULL, FI_F64, G, out), FI_ERR_NULL);
+    assert_message(FI_ERR_NULL, "metric");
+    ck_assert_int_eq(fi_residual(ctx, m, FI_F64, NULL, out), FI_ERR_NULL);
+    assert_message(FI_ERR_NULL, "target");
+    ck_assert_int_eq(fi_residual(ctx, m, FI_F64, G, NULL), FI_ERR_NULL);
+    assert_message(FI_ERR_NULL, "out");
+    ck_assert_int_eq(fi_metric_ranks(NULL, m, ranks), FI_ERR_NULL);
+    ck_assert_int_eq(fi_metric_ranks(ctx, NULL, ranks), FI_ERR_NULL);
+    assert_message(FI_ERR_NULL, "metric");
+    ck_assert_int_eq(fi_metric_ranks(ctx, m, NULL), FI_ERR_NULL);
+    assert_message(FI_ERR_NULL, "ranks");
+    ck_assert_int_eq(fi_class_bound(NULL, m, 0, &bound), FI_ERR_NULL);
+    ck_assert_int_eq(fi_class_bound(ctx, NULL, 0, &bound), FI_ERR_NULL);
+    ck_assert_int_eq(fi_class_bound(ctx, m, 0, NULL), FI_ERR_NULL);
+    assert_message(FI_ERR_NULL, "bound");
+    ck_assert_int_eq(fi_normalize_class(NULL, m, 0, out, out, sat), FI_ERR_NULL);
+    ck_assert_int_eq(fi_normalize_class(ctx, NULL, 0, out, out, sat), FI_ERR_NULL);
+    ck_assert_int_eq(fi_normalize_class(ctx, m, 0, NULL, out, sat), FI_ERR_NULL);
+    assert_message(FI_ERR_NULL, "fi");
+    for (int b = 0; b < NB; b++) {
+        ck_assert_double_eq(out[b], -7);
+        ck_assert_int_eq(ranks[b], -7);
+        ck_assert_int_eq(sat[b], 7);
+    }
+    ck_assert_double_eq(bound, -7);
+    ck_assert_int_eq(fi_metric_count(NULL), 0);
+    ck_assert_int_eq(fi_metric_classes(NULL), 0);
+    ck_assert_ptr_nonnull(fi_context_error(NULL));
+    fi_metric_free(m);
+    fi_metric_free(NULL); /* no-ops */
+    fi_context_free(NULL);
+    assert_inputs_pristine();
+}
+END_TEST
+
+/* ------------------------------------------------------------------ dimensions, layouts */
+
+START_TEST(test_bad_dimensions)
+{
+    metric_fails(FI_ERR_DIMENSION, "n_classes", 1, P, FI_F64, S, N, LD, &ROWS);
+    metric_fails(FI_ERR_DIMENSION, "n_classes", 0, P, FI_F64, S, N, LD, &ROWS);
+    metric_fails(FI_ERR_DIMENSION, "n_classes", -3, P, FI_F64, S, N, LD, &ROWS);
+    metric_fails(FI_ERR_DIMENSION, "n must", K, P, FI_F64, S, 0, LD, &ROWS);
+    metric_fails(FI_ERR_DIMENSION, "n must", K, P, FI_F64, S, -5, LD, &ROWS);
+    metric_fails(FI_ERR_DIMENSION, "ld", K, P, FI_F64, S, N, N - 1, &ROWS);
+    metric_fails(FI_ERR_DIMENSION, "ld", K, P, FI_F64, S, N, -1, &ROWS);
+    /* extents (K-1)*ld + n that overflow int64 or the address space: nothing is read */
+    metric_fails(FI_ERR_DIMENSION, "overflow", K, P, FI_F64, S, INT64_MAX / 2, INT64_MAX / 2, &ROWS);
+    metric_fails(FI_ERR_DIMENSION, "overflow", K, P, FI_F64, S, INT64_MAX, INT64_MAX, &ROWS);
+    /* (K-1)*ld + n fits int64 but not the address space in bytes */
+    metric_fails(FI_ERR_DIMENSION, "overflow", 2, P, FI_F64, S, INT64_MAX / 4, INT64_MAX / 4, &ROWS);
+    metric_fails(FI_ERR_DIMENSION, "overflow", 2, P, FI_F32, S, INT64_MAX / 3, INT64_MAX / 3, &ROWS);
+
+    static const struct {
+        fi_blocks bl;
+        const char *what;
+    } bad[] = {
+        {{0, 1, 1, 1}, "count"},
+        {{-1, 1, 1, 1}, "count"},
+        {{N, 0, 1, 1}, "size"},
+        {{N, -2, 1, 1}, "size"},
+        {{N + 1, 1, 1, 1}, "outside"},          /* one block too many */
+        {{1, N + 1, 1, 0}, "outside"},          /* a block longer than n */
+        {{NB, 4, 1, 3}, "outside"},             /* the last block runs past n */
+        {{2, 1, 1, -1}, "outside"},             /* negative step reaches -1 */
+        {{2, 1, 1, -6}, "outside"},
+        {{1, 2, -1, 0}, "outside"},             /* negative stride reaches -1 */
+        {{2, 3, -2, 9}, "outside"},
+        {{1, 2, 0, 0}, "stride"},               /* a block repeating one coordinate */
+        {{4, 3, N, 1}, "outside"},              /* stride past n */
+        {{INT64_MAX, 1, 1, INT64_MAX}, "overflow"},
+        {{2, INT64_MAX, INT64_MAX, 0}, "overflow"},
+        {{INT64_MAX, 2, 1, 2}, "overflow"},
+        {{3, INT64_MAX, 2, 1}, "overflow"},
+        {{INT64_MIN, 1, 1, 1}, "count"},
+        {{2, 2, INT64_MIN, 1}, "outside"},
+    };
+    for (size_t t = 0; t < sizeof bad / sizeof bad[0]; t++) {
+        metric_fails(FI_ERR_DIMENSION, bad[t].what, K, P, FI_F64, S, N, LD, &bad[t].bl);
+        double out[N];
+        for (int i = 0; i < N; i++) out[i] = -7;
+        ck_assert_msg(fi_direct(ctx, K, P, FI_F64, S, N, LD, &bad[t].bl, G, -1, out, 0) ==
+                          FI_ERR_DIMENSION, "direct, layout %zu", t);
+        for (int i = 0; i < N; i++) ck_assert_double_eq(out[i], -7);
+    }
+}
+END_TEST
+
+START_TEST(test_bad_index_lists)
+{
+    int64_t off[NB + 1], idx[N];
+    fi_index_blocks ib = {NB, off, idx};
+#define RESET() (memcpy(off, OFF, sizeof off), memcpy(idx, IDX, sizeof idx))
+    RESET();
+    ib.count = 0;
+    indexed_fails(FI_ERR_DIMENSION, "count", &ib);
+    ib.count = -4;
+    indexed_fails(FI_ERR_DIMENSION, "count", &ib);
+    ib.count = NB;
+    off[0] = 1;
+    indexed_fails(FI_ERR_DIMENSION, "offsets[0]", &ib);
+    RESET();
+    off[2] = off[1]; /* empty block 1 */
+    indexed_fails(FI_ERR_DIMENSION, "empty", &ib);
+    RESET();
+    off[2] = 2; /* decreasing: 3, 2 */
+    indexed_fails(FI_ERR_DIMENSION, "decrease", &ib);
+    RESET();
+    idx[5] = -1;
+    indexed_fails(FI_ERR_DIMENSION, "outside", &ib);
+    RESET();
+    idx[11] = N;
+    indexed_fails(FI_ERR_DIMENSION, "outside", &ib);
+    RESET();
+    idx[0] = INT64_MIN;
+    indexed_fails(FI_ERR_DIMENSION, "outside", &ib);
+#undef RESET
+    /* the valid lists are accepted */
+    ib = (fi_index_blocks){NB, OFF, IDX};
+    fi_metric *m = NULL;
+    ck_assert_int_eq(fi_metric_from_scores_indexed(ctx, K, P, FI_F64, S, N, LD, &ib, &m), FI_OK);
+    ck_assert_int_eq(fi_metric_count(m), NB);
+    fi_metric_free(m);
+    assert_inputs_pristine();
+}
+END_TEST
+
+/* ------------------------------------------------------------------ probabilities */
+
+START_TEST(test_bad_probabilities)
+{
+    double q[K];
+    const struct {
+        double v0;
+        const char *what;
+    } bad[] = {
+        {-0.1, "negative"}, {-1e-300, "negative"}, {NAN, "not finite"},
+        {INFINITY, "not finite"}, {-INFINITY, "not finite"},
+    };
+    for (int mode = 0; mode <= 2; mode++) { /* rejected in every mode */
+        ck_assert_int_eq(fi_context_set(ctx, FI_OPT_CLASS_MODE, mode), FI_OK);
+        for (size_t t = 0; t < sizeof bad / sizeof bad[0]; t++) {
+            memcpy(q, P, sizeof q);
+            q[1] = bad[t].v0;
+            metric_fails(FI_ERR_PROBABILITY, bad[t].what, K, q, FI_F64, S, N, LD, &ROWS);
+            ck_assert(memcmp(&q[1], &bad[t].v0, sizeof(double)) == 0); /* unmodified */
+        }
+        const double zero[K] = {0, 0, 0};
+        metric_fails(FI_ERR_PROBABILITY, "sum to 0", K, zero, FI_F64, S, N, LD, &ROWS);
+    }
+    /* strict: |sum - 1| > FI_OPT_PROB_TOL (default 1e-5) is rejected, within it accepted */
+    ck_assert_int_eq(fi_context_set(ctx, FI_OPT_CLASS_MODE, FI_CLASS_STRICT), FI_OK);
+    const double sums[] = {0.9, 0.99998, 1.00002, 1.5, 1e-3};
+    for (size_t t = 0; t < sizeof sums / sizeof sums[0]; t++) {
+        for (int i = 0; i < K; i++) q[i] = P[i] * sums[t];
+        metric_fails(FI_ERR_PROBABILITY, "sum", K, q, FI_F64, S, N, LD, &ROWS);
+    }
+    fi_metric *m = NULL;
+    for (int i = 0; i < K; i++) q[i] = P[i] * (1 + 5e-6);
+    ck_assert_int_eq(fi_metric_from_scores(ctx, K, q, FI_F64, S, N, LD, &ROWS, &m), FI_OK);
+    fi_metric_free(m);
+    ck_assert_int_eq(fi_context_set(ctx, FI_OPT_PROB_TOL, 0), FI_OK);
+    metric_fails(FI_ERR_PROBABILITY, "sum", K, q, FI_F64, S, N, LD, &ROWS);
+    ck_assert_int_eq(fi_context_set(ctx, FI_OPT_PROB_TOL, 1e-5), FI_OK);
+    /* the same sum off 1 is accepted by the other modes (remainder: only below 1) */
+    for (int i = 0; i < K; i++) q[i] = P[i] * 0.9;
+    for (int mode = FI_CLASS_RENORMALIZE; mode <= FI_CLASS_REMAINDER; mode++) {
+        ck_assert_int_eq(fi_context_set(ctx, FI_OPT_CLASS_MODE, mode), FI_OK);
+        m = NULL;
+        ck_assert_int_eq(fi_metric_from_scores(ctx, K, q, FI_F64, S, N, LD, &ROWS, &m), FI_OK);
+        fi_metric_free(m);
+    }
+    for (int i = 0; i < K; i++) q[i] = P[i] * 1.1;
+    metric_fails(FI_ERR_PROBABILITY, "remainder", K, q, FI_F64, S, N, LD, &ROWS);
+    /* a class of probability 0 has no finite bound */
+    ck_assert_int_eq(fi_context_set(ctx, FI_OPT_CLASS_MODE, FI_CLASS_STRICT), FI_OK);
+    const double z1[K] = {0, 0.4, 0.6};
+    ck_assert_int_eq(fi_metric_from_scores(ctx, K, z1, FI_F64, S, N, LD, &ROWS, &m), FI_OK);
+    double bound = -7;
+    ck_assert_int_eq(fi_class_bound(ctx, m, 0, &bound), FI_ERR_PROBABILITY);
+    assert_message(FI_ERR_PROBABILITY, "probability 0");
+    ck_assert_double_eq(bound, -7);
+    fi_metric_free(m);
+}
+END_TEST
+
+/* ------------------------------------------------------------------ dtypes, non-finite */
+
+START_TEST(test_bad_dtype)
+{
+    const int bad[] = {4, -1, 1000, INT32_MIN};
+    for (size_t t = 0; t < sizeof bad / sizeof bad[0]; t++)
+        metric_fails(FI_ERR_DTYPE, "dtype", K, P, (fi_dtype)bad[t], S, N, LD, &ROWS);
+    fi_metric *m = NULL;
+    ck_assert_int_eq(fi_metric_from_scores(ctx, K, P, FI_F64, S, N, LD, &ROWS, &m), FI_OK);
+    double out[NB] = {-7, -7, -7, -7};
+    for (size_t t = 0; t < sizeof bad / sizeof bad[0]; t++) {
+        ck_assert_int_eq(fi_compute(ctx, m, (fi_dtype)bad[t], G, out, 0), FI_ERR_DTYPE);
+        assert_message(FI_ERR_DTYPE, "dtype");
+        ck_assert_int_eq(fi_residual(ctx, m, (fi_dtype)bad[t], G, out), FI_ERR_DTYPE);
+        assert_message(FI_ERR_DTYPE, "dtype");
+    }
+    for (int b = 0; b < NB; b++) ck_assert_double_eq(out[b], -7);
+    fi_metric_free(m);
+}
+END_TEST
+
+/* NaN and +-Inf anywhere a block reads, in every dtype: FI_ERR_NONFINITE, *metric
+ * untouched. NaN in the padding between n and ld is never read. */
+START_TEST(test_nonfinite_scores)
+{
+    const double vals[] = {NAN, INFINITY, -INFINITY};
+    const int64_t where[] = {0, 1 * LD + 5, 2 * LD + N - 1};
+    for (size_t v = 0; v < 3; v++)
+        for (size_t w = 0; w < 3; w++)
+            for (int method = 0; method <= 1; method++) {
+                ck_assert_int_eq(fi_context_set(ctx, FI_OPT_METHOD, method), FI_OK);
+                const fi_blocks layouts[] = {ROWS, {N, 1, 1, 1}, {3, 4, 3, 1}};
+                for (size_t t = 0; t < 3; t++) {
+                    double s2[K * LD];
+                    float f2[K * LD];
+                    memcpy(s2, S, sizeof s2);
+                    memcpy(f2, Sf, sizeof f2);
+                    s2[where[w]] = vals[v];
+                    f2[where[w]] = (float)vals[v];
+                    metric_fails(FI_ERR_NONFINITE, "non-finite", K, P, FI_F64, s2, N, LD, &layouts[t]);
+                    metric_fails(FI_ERR_NONFINITE, "non-finite", K, P, FI_F32, f2, N, LD, &layouts[t]);
+                }
+            }
+    /* half precision: Inf (f16 0x7c00) and NaN (bf16 0x7fc0) */
+    uint16_t h[K * N];
+    for (int i = 0; i < K * N; i++) h[i] = 0x3c00; /* 1.0 in f16 */
+    h[N + 4] = 0x7c00;
+    metric_fails(FI_ERR_NONFINITE, "non-finite", K, P, FI_F16, h, N, N, &ROWS);
+    for (int i = 0; i < K * N; i++) h[i] = 0x3f80; /* 1.0 in bf16 */
+    h[2 * N] = 0x7fc0;
+    metric_fails(FI_ERR_NONFINITE, "non-finite", K, P, FI_BF16, h, N, N, &ROWS);
+    /* NaN padding (S has it between n and ld) is accepted in every path */
+    for (int mode = 0; mode <= 2; mode++) {
+        ck_assert_int_eq(fi_context_set(ctx, FI_OPT_CLASS_MODE, mode), FI_OK);
+        fi_metric *m = NULL;
+        ck_assert_int_eq(fi_metric_from_scores(ctx, K, P, FI_F64, S, N, LD, &ROWS, &m), FI_OK);
+        fi_metric_free(m);
+        ck_assert_int_eq(fi_metric_from_scores(ctx, K, P, FI_F32, Sf, N, LD, &ROWS, &m), FI_OK);
+        fi_metric_free(m);
+    }
+    assert_inputs_pristine();
+}
+END_TEST
+
+START_TEST(test_nonfinite_target)
+{
+    fi_metric *m = NULL, *mi = NULL;
+    ck_assert_int_eq(fi_metric_from_scores(ctx, K, P, FI_F64, S, N, LD, &ROWS, &m), FI_OK);
+    const fi_index_blocks ib = {NB, OFF, IDX};
+    ck_assert_int_eq(fi_metric_from_scores_indexed(ctx, K, P, FI_F64, S, N, LD, &ib, &mi), FI_OK);
+    const double vals[] = {NAN, INFINITY, -INFINITY};
+    for (size_t v = 0; v < 3; v++)
+        for (int c = 0; c < N; c += 5) {
+            double g2[N], out[NB];
+            float f2[N];
+            memcpy(g2, G, sizeof g2);
+            memcpy(f2, Gf, sizeof f2);
+            g2[c] = vals[v];
+            f2[c] = (float)vals[v];
+            for (unsigned flags = 0; flags <= FI_ACCUMULATE; flags++) {
+                for (int b = 0; b < NB; b++) out[b] = -7;
+                ck_assert_int_eq(fi_compute(ctx, m, FI_F64, g2, out, flags), FI_ERR_NONFINITE);
+                assert_message(FI_ERR_NONFINITE, "target");
+                ck_assert_int_eq(fi_compute(ctx, mi, FI_F32, f2, out, flags), FI_ERR_NONFINITE);
+                assert_message(FI_ERR_NONFINITE, "target");
+                ck_assert_int_eq(fi_residual(ctx, m, FI_F64, g2, out), FI_ERR_NONFINITE);
+                ck_assert_int_eq(fi_direct(ctx, K, P, FI_F64, S, N, LD, &ROWS, g2, -1, out, flags),
+                                 FI_ERR_NONFINITE);
+                for (int b = 0; b < NB; b++) ck_assert_double_eq(out[b], -7);
+            }
+        }
+    /* non-finite FI values given to fi_normalize_class */
+    double fi[NB] = {1, 2, NAN, 3}, norm[NB] = {-7, -7, -7, -7};
+    uint8_t sat[NB] = {7, 7, 7, 7};
+    ck_assert_int_eq(fi_normalize_class(ctx, m, 0, fi, norm, sat), FI_ERR_NONFINITE);
+    assert_message(FI_ERR_NONFINITE, "fi[2]");
+    fi[2] = INFINITY;
+    ck_assert_int_eq(fi_normalize_class(ctx, m, 0, fi, norm, sat), FI_ERR_NONFINITE);
+    for (int b = 0; b < NB; b++) ck_assert(norm[b] == -7 && sat[b] == 7);
+    fi_metric_free(m);
+    fi_metric_free(mi);
+    assert_inputs_pristine();
+}
+END_TEST
+
+/* ------------------------------------------------------------------ flags, classes */
+
+START_TEST(test_bad_flags_and_classes)
+{
+    fi_metric *m = NULL;
+    ck_assert_int_eq(fi_metric_from_scores(ctx, K, P, FI_F64, S, N, LD, &ROWS, &m), FI_OK);
+    double out[NB] = {-7, -7, -7, -7}, bound = -7, norm[NB] = {-7, -7, -7, -7};
+    uint8_t sat[NB] = {7, 7, 7, 7};
+    const unsigned bad[] = {FI_SINGLE_PASS, 4u, 0x80000000u, FI_ACCUMULATE | 8u, ~0u};
+    for (size_t t = 0; t < sizeof bad / sizeof bad[0]; t++) {
+        ck_assert_int_eq(fi_compute(ctx, m, FI_F64, G, out, bad[t]), FI_ERR_FLAG);
+        assert_message(FI_ERR_FLAG, "flag");
+    }
+    const int64_t classes[] = {-1, K, K + 100, INT64_MIN, INT64_MAX};
+    const double fi[NB] = {0.1, 0.2, 0.3, 0.4};
+    for (size_t t = 0; t < sizeof classes / sizeof classes[0]; t++) {
+        ck_assert_int_eq(fi_class_bound(ctx, m, classes[t], &bound), FI_ERR_CLASS);
+        assert_message(FI_ERR_CLASS, "class");
+        ck_assert_int_eq(fi_normalize_class(ctx, m, classes[t], fi, norm, sat), FI_ERR_CLASS);
+        assert_message(FI_ERR_CLASS, "class");
+    }
+    for (int b = 0; b < NB; b++) ck_assert(out[b] == -7 && norm[b] == -7 && sat[b] == 7);
+    ck_assert_double_eq(bound, -7);
+    fi_metric_free(m);
+}
+END_TEST
+
+/* A failure leaves the context usable, and a success after it computes as if nothing
+ * happened. */
+START_TEST(test_failure_then_success)
+{
+    fi_metric *m = SENTINEL;
+    double a[NB], b[NB];
+    ck_assert_int_eq(fi_metric_from_scores(ctx, 1, P, FI_F64, S, N, LD, &ROWS, &m), FI_ERR_DIMENSION);
+    ck_assert_ptr_eq(m, SENTINEL);
+    ck_assert_int_eq(fi_metric_from_scores(ctx, K, P, FI_F64, S, N, LD, &ROWS, &m), FI_OK);
+    ck_assert_int_eq(fi_compute(ctx, m, FI_F64, G, a, 4u), FI_ERR_FLAG);
+    ck_assert_int_eq(fi_compute(ctx, m, FI_F64, G, a, 0), FI_OK);
+    fi_metric_free(m);
+    fi_context *fresh = NULL;
+    ck_assert_int_eq(fi_context_create(&fresh), FI_OK);
+    ck_assert_str_eq(fi_context_error(fresh), "");
+    m = NULL;
+    ck_assert_int_eq(fi_metric_from_scores(fresh, K, P, FI_F64, S, N, LD, &ROWS, &m), FI_OK);
+    ck_assert_int_eq(fi_compute(fresh, m, FI_F64, G, b, 0), FI_OK);
+    ck_assert(memcmp(a, b, sizeof a) == 0);
+    fi_metric_free(m);
+    fi_context_free(fresh);
+}
+END_TEST
+
+/* ------------------------------------------------------------------ allocation failure */
+
+/* An allocator that fails at allocation number fail_at and counts what is live. Worker
+ * threads allocate too, hence the atomics. */
+typedef struct counter {
+    atomic_long calls, live;
+    atomic_size_t bytes_live;
+    long fail_at;
+} counter;
+
+static void counter_init(counter *c, long fail_at)
+{
+    atomic_init(&c->calls, 0);
+    atomic_init(&c->live, 0);
+    atomic_init(&c->bytes_live, 0);
+    c->fail_at = fail_at;
+}
+
+static void *c_alloc(void *opaque, size_t size)
+{
+    counter *c = opaque;
+    if (atomic_fetch_add(&c->calls, 1) == c->fail_at) return NULL;
+    size_t *p = malloc(size + sizeof(max_align_t));
+    if (!p) return NULL;
+    *p = size;
+    atomic_fetch_add(&c->live, 1);
+    atomic_fetch_add(&c->bytes_live, size);
+    return (char *)p + sizeof(max_align_t);
+}
+
+static void c_free(void *opaque, void *ptr)
+{
+    counter *c = opaque;
+    if (!ptr) return;
+    size_t *p = (size_t *)(void *)((char *)ptr - sizeof(max_align_t));
+    atomic_fetch_sub(&c->live, 1);
+    atomic_fetch_sub(&c->bytes_live, *p);
+    free(p);
+}
+
+/* One scenario: a sequence of calls, all of which must succeed with a working allocator. */
+typedef enum scenario {
+    SC_METRIC,         /* metric, compute, residual */
+    SC_METRIC_INDEXED, /* the same, index-list blocks */
+    SC_DIRECT,         /* fused call, affine */
+    SC_DIRECT_INDEXED, /* fused call, index lists */
+    SC_COUNT
+} scenario;
+
+/* Runs scenario sc; returns the first failing status. Outputs are checked by the caller. */
+static int run_scenario(scenario sc, int64_t k, const double *probs, const double *scores,
+                        int64_t n, int64_t ld, const fi_blocks *bl, const fi_index_blocks *ib,
+                        fi_metric **m, double *out, double *res)
+{
+    switch (sc) {
+    case SC_METRIC:
+    case SC_METRIC_INDEXED: {
+        int st = sc == SC_METRIC ? fi_metric_from_scores(ctx, k, probs, FI_F64, scores, n, ld, bl, m)
+                                 : fi_metric_from_scores_indexed(ctx, k, probs, FI_F64, scores, n, ld,
+                                                                 ib, m);
+        if (st != FI_OK) return st;
+        st = fi_compute(ctx, *m, FI_F64, scores, out, 0);
+        if (st != FI_OK) return st;
+        return fi_residual(ctx, *m, FI_F64, scores, res);
+    }
+    case SC_DIRECT:
+        return fi_direct(ctx, k, probs, FI_F64, scores, n, ld, bl, NULL, 0, out, 0);
+    default:
+        return fi_direct_indexed(ctx, k, probs, FI_F64, scores, n, ld, ib, NULL, 0, out, 0);
+    }
+}
+
+/* Every allocation of every scenario fails in turn, for several shapes (p = 1 and p > 1,
+ * K beyond the small kernels, class modes that add a class, 1, 2 and 9 threads, both
+ * methods): FI_ERR_NOMEM, a message, nothing leaked, outputs and *metric untouched. */
+START_TEST(test_allocation_failure)
+{
+    enum { KB = 40, NN = 60, CNT = 12 };
+    static double probs[KB], scores[KB * NN];
+    ref_rng r;
+    ref_seed(&r, 4242);
+    const struct {
+        int64_t k, p;
+        int mode;
+    } shapes[] = {{3, 1, 0}, {3, 5, 0}, {4, 2, 2}, {KB, 1, 1}, {KB, 5, 0}};
+    const int threads[] = {1, 2, 9};
+    long total_runs = 0;
+    for (size_t sh = 0; sh < sizeof shapes / sizeof shapes[0]; sh++) {
+        const int64_t k = shapes[sh].k, p = shapes[sh].p;
+        ref_softmax(&r, k, 1.0, probs);
+        if (shapes[sh].mode == FI_CLASS_REMAINDER)
+            for (int64_t i = 0; i < k; i++) probs[i] *= 0.8;
+        ref_scores(&r, k, NN, NN, scores);
+        const fi_blocks bl = {CNT, p, 1, p};
+        int64_t off[CNT + 1], idx[CNT * 5];
+        for (int b = 0; b <= CNT; b++) off[b] = b * p;
+        for (int i = 0; i < CNT * p; i++) idx[i] = (i * 7) % (CNT * p);
+        const fi_index_blocks ib = {CNT, off, idx};
+        ck_assert_int_eq(fi_context_set(ctx, FI_OPT_CLASS_MODE, shapes[sh].mode), FI_OK);
+        for (size_t th = 0; th < 3; th++)
+            for (int method = 0; method <= 1; method++)
+                for (int sc = 0; sc < SC_COUNT; sc++) {
+                    ck_assert_int_eq(fi_context_set(ctx, FI_OPT_THREADS, threads[th]), FI_OK);
+                    ck_assert_int_eq(fi_context_set(ctx, FI_OPT_METHOD, method), FI_OK);
+                    for (long at = 0;; at++) {
+                        counter c;
+                        counter_init(&c, at);
+                        ck_assert_int_eq(fi_context_set_allocator(ctx, c_alloc, c_free, &c), FI_OK);
+                        fi_metric *m = SENTINEL;
+                        double out[CNT], res[CNT];
+                        for (int b = 0; b < CNT; b++) out[b] = res[b] = -7;
+                        const int st = run_scenario((scenario)sc, k, probs, scores, NN, NN, &bl, &ib,
+                                                    &m, out, res);
+                        const bool failed_alloc = atomic_load(&c.calls) > at;
+                        if (m != SENTINEL) fi_metric_free(m);
+                        ck_assert_msg(atomic_load(&c.live) == 0 && atomic_load(&c.bytes_live) == 0,
+                                      "shape %zu threads %d method %d scenario %d fail_at %ld: %ld "
+                                      "blocks (%zu bytes) leaked", sh, threads[th], method, sc, at,
+                                      (long)atomic_load(&c.live), (size_t)atomic_load(&c.bytes_live));
+                        total_runs++;
+                        if (!failed_alloc) { /* every allocation was served: done */
+                            ck_assert_msg(st == FI_OK, "status %d: %s", st, fi_context_error(ctx));
+                            break;
+                        }
+                        ck_assert_msg(st == FI_ERR_NOMEM, "shape %zu threads %d method %d scenario "
+                                      "%d fail_at %ld: status %d (%s)", sh, threads[th], method, sc,
+                                      at, st, fi_context_error(ctx));
+                        assert_message(st, "memory");
+                        /* the metric is made first: if its making failed, *m is untouched */
+                        if (sc == SC_DIRECT || sc == SC_DIRECT_INDEXED)
+                            ck_assert_ptr_eq(m, SENTINEL);
+                        for (int b = 0; b < CNT; b++) ck_assert_double_eq(res[b], -7);
+                        if (sc == SC_DIRECT || sc == SC_DIRECT_INDEXED)
+                            for (int b = 0; b < CNT; b++) ck_assert_double_eq(out[b], -7);
+                    }
+                }
+    }
+    ck_assert_int_eq(fi_context_set_allocator(ctx, NULL, NULL, NULL), FI_OK);
+    ck_assert(total_runs > 100);
+}
+END_TEST
+
+/* The metric's own allocation failing leaves *metric untouched; fi_compute with a failing
+ * allocator either does not allocate or fails cleanly. */
+START_TEST(test_allocation_failure_metric_untouched)
+{
+    for (long at = 0;; at++) {
+        counter c;
+        counter_init(&c, at);
+        ck_assert_int_eq(fi_context_set_allocator(ctx, c_alloc, c_free, &c), FI_OK);
+        fi_metric *m = SENTINEL;
+        const int st = fi_metric_from_scores(ctx, K, P, FI_F64, S, N, LD, &ROWS, &m);
+        if (atomic_load(&c.calls) <= at) {
+            ck_assert_int_eq(st, FI_OK);
+            double out[NB] = {-7, -7, -7, -7};
+            counter c2;
+            counter_init(&c2, 0); /* the first allocation fails */
+            /* the allocator of the metric is the one it was made with: fi_compute may only
+             * use the context's, which now fails at once */
+            ck_assert_int_eq(fi_context_set_allocator(ctx, c_alloc, c_free, &c2), FI_OK);
+            const int st2 = fi_compute(ctx, m, FI_F64, G, out, 0);
+            if (st2 != FI_OK) {
+                ck_assert_int_eq(st2, FI_ERR_NOMEM);
+                for (int b = 0; b < NB; b++) ck_assert_double_eq(out[b], -7);
+            }
+            const int st3 = fi_residual(ctx, m, FI_F64, G, out);
+            ck_assert(st3 == FI_OK || st3 == FI_ERR_NOMEM);
+            ck_assert_int_eq(atomic_load(&c2.live), 0);
+            fi_metric_free(m);
+            ck_assert_int_eq(atomic_load(&c.live), 0);
+            break;
+        }
+        ck_assert_int_eq(st, FI_ERR_NOMEM);
+        ck_assert_ptr_eq(m, SENTINEL);
+        ck_assert_int_eq(atomic_load(&c.live), 0);
+    }
+    ck_assert_int_eq(fi_context_set_allocator(ctx, NULL, NULL, NULL), FI_OK);
+    /* alloc without free (or the reverse) is refused */
+    ck_assert_int_eq(fi_context_set_allocator(ctx, c_alloc, NULL, NULL), FI_ERR_NULL);
+    assert_message(FI_ERR_NULL, "free");
+    ck_assert_int_eq(fi_context_set_allocator(ctx, NULL, c_free, NULL), FI_ERR_NULL);
+    ck_assert_int_eq(fi_context_set_allocator(NULL, c_alloc, c_free, NULL), FI_ERR_NULL);
+}
+END_TEST
+
+/* A metric made with a context's allocator stays valid, and is freed through that
+ * allocator, after the context is gone. */
+START_TEST(test_metric_outlives_context)
+{
+    counter c;
+    counter_init(&c, -1);
+    fi_context *own = NULL;
+    ck_assert_int_eq(fi_context_create(&own), FI_OK);
+    ck_assert_int_eq(fi_context_set_allocator(own, c_alloc, c_free, &c), FI_OK);
+    fi_metric *m = NULL;
+    ck_assert_int_eq(fi_metric_from_scores(own, K, P, FI_F64, S, N, LD, &ROWS, &m), FI_OK);
+    ck_assert(atomic_load(&c.live) > 0);
+    fi_context_free(own);
+    double a[NB], b[NB];
+    ck_assert_int_eq(fi_compute(ctx, m, FI_F64, G, a, 0), FI_OK);
+    ck_assert_int_eq(fi_direct(ctx, K, P, FI_F64, S, N, LD, &ROWS, G, -1, b, 0), FI_OK);
+    for (int i = 0; i < NB; i++) ck_assert_double_eq_tol(a[i], b[i], 1e-10 * b[i]);
+    fi_metric_free(m);
+    ck_assert_int_eq(atomic_load(&c.live), 0);
+}
+END_TEST
+
+static Suite *errors_suite(void)
+{
+    Suite *s = suite_create("errors");
+    TCase *tc = tcase_create("bad input");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 30);
+    tcase_add_test(tc, test_null_arguments);
+    tcase_add_test(tc, test_bad_dimensions);
+    tcase_add_test(tc, test_bad_index_lists);
+    tcase_add_test(tc, test_bad_probabilities);
+    tcase_add_test(tc, test_bad_dtype);
+    tcase_add_test(tc, test_nonfinite_scores);
+    tcase_add_test(tc, test_nonfinite_target);
+    tcase_add_test(tc, test_bad_flags_and_classes);
+    tcase_add_test(tc, test_failure_then_success);
+    tcase_add_test(tc, test_allocation_failure);
+    tcase_add_test(tc, test_allocation_failure_metric_untouched);
+    tcase_add_test(tc, test_metric_outlives_context);
+    suite_add_tcase(s, tc);
+    return s;
+}
+FI_REGISTER_SUITE(errors_suite)
