@@ -198,12 +198,12 @@ int fi_accumulator_add(fi_context *ctx, fi_accumulator *acc, const double *fi, d
     if (!ctx) return FI_ERR_NULL;
     if (!acc) return fi__fail(ctx, FI_ERR_NULL, "acc is NULL");
     if (!fi) return fi__fail(ctx, FI_ERR_NULL, "fi is NULL");
-    if (!isfinite(weight))
-        return fi__fail(ctx, FI_ERR_NONFINITE, "weight is not finite (%g)", weight);
-    if (weight < 0)
-        return fi__fail(ctx, FI_ERR_OPTION, "weight must be >= 0 (got %g)", weight);
+    /* A weight outside its documented range (finite, >= 0, weight^2 finite) is an option
+     * value out of range, like the context's options. */
+    if (!isfinite(weight) || weight < 0)
+        return fi__fail(ctx, FI_ERR_OPTION, "weight must be finite and >= 0 (got %g)", weight);
     if (!isfinite(weight * weight))
-        return fi__fail(ctx, FI_ERR_NONFINITE, "weight %g squared overflows a double", weight);
+        return fi__fail(ctx, FI_ERR_OPTION, "weight %g: its square overflows a double", weight);
     if (acc->samples >= ACC_MAX_SAMPLES)
         return fi__fail(ctx, FI_ERR_DIMENSION, "accumulator already holds the maximum of "
                         "%lld samples", (long long)ACC_MAX_SAMPLES);

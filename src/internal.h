@@ -112,6 +112,7 @@ typedef struct fi_problem {
     const double *weight; /* k_in weights w_i of the adjustment (P'_i or P_i), see fi_adjust */
     double remainder_scale; /* -1/(1 - sum P) for FI_ADJUST_REMAINDER */
     bool sums_to_one;     /* effective probabilities form a distribution */
+    int64_t top;          /* most probable caller class (centring reference) */
     fi_adjust adjust;
     fi_dtype dtype;
     const void *scores;

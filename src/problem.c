@@ -182,6 +182,9 @@ int fi__problem_init(fi_context *ctx, int64_t n_classes, const double *probs, fi
     }
     for (int64_t i = 0; i < k_eff; i++) pb->sqrt_prob[i] = sqrt(pb->prob[i]);
     pb->sums_to_one = adjust != FI_ADJUST_NONE || off <= ctx->prob_tol;
+    pb->top = 0;
+    for (int64_t i = 1; i < n_classes; i++)
+        if (weight[i] > weight[pb->top]) pb->top = i;
     pb->adjust = adjust;
     pb->k_in = n_classes;
     pb->k_eff = k_eff;
@@ -211,11 +214,14 @@ void fi__problem_scores_at(const fi_problem *pb, int64_t c, double *s)
         mean += pb->weight[i] * s[i];
     }
     if (pb->adjust == FI_ADJUST_CENTER) {
-        /* Centre around s[0] first: class-independent scores (all s_i equal, e.g. a weight
-         * that feeds only tokens outside the classes) then centre to exactly 0 (rank 0,
-         * FI 0), where s_i - sum_j w_j s_j leaves s (1 - sum_j w_j) ~ 1 ulp in every class:
-         * rank 1 and FI = 1/sum P' instead of 0. */
-        const double s0 = s[0];
+        /* Centre around the most probable class's score first. Class-independent scores (all
+         * s_i equal, e.g. a weight that feeds only tokens outside the classes) then centre to
+         * exactly 0 (rank 0, FI 0), where s_i - sum_j w_j s_j leaves s (1 - sum_j w_j) ~ 1 ulp
+         * in every class. And for a confident prediction (1 - P_top ~ 1e-8) the deviation
+         * sum_j w_j (s_j - s_top) is dominated by the small classes, so the centred scores
+         * keep sum_i P_i s_i = 0 to the rounding of those small terms; centring around
+         * another class leaves a spurious direction that lifts FI far above its ceiling. */
+        const double s0 = s[pb->top];
         double dev = 0;
         for (int64_t i = 0; i < K; i++) dev += pb->weight[i] * (s[i] - s0);
         for (int64_t i = 0; i < K; i++) s[i] = (s[i] - s0) - dev;

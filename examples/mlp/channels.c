@@ -110,9 +110,10 @@ int channel_report(fi_context *ctx, const double *theta, const digits_set *set,
                               MLP_NPARAM, &channel_families[0].blocks, NULL, k, rows, 0));
         FI_TRY(ctx, fi_direct(ctx, MLP_OUT, c.prob, FI_F64, sp + MLP_B1, MLP_H, MLP_NPARAM,
                               &bias_el, NULL, k, bias, 0));
-        const double bound = (1 - c.prob[k]) / c.prob[k];
-        for (int j = 0; j < MLP_H; j++)
-            worst_bias = fmax(worst_bias, fabs(rows[j] - bias[j]) / bound);
+        double rest = 0; /* 1 - P_k, summed so that it keeps its digits when P_k ~ 1 */
+        for (int i = 0; i < MLP_OUT; i++) rest += i == k ? 0 : c.prob[i];
+        for (int j = 0; j < MLP_H && rest > 0; j++)
+            worst_bias = fmax(worst_bias, fabs(rows[j] - bias[j]) / (rest / c.prob[k]));
     }
     printf("\nBlock FI of whole channels (class target) over %d images x all channels, with\n"
            "its numerical rank and FI / ceiling (fi_normalize_class; ceiling (1-P_k)/P_k):\n"

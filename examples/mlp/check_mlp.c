@@ -177,6 +177,16 @@ END_TEST
 
 /* ------------------------------------------------------------------ FI on this model */
 
+/* The class-target ceiling (1 - P_k)/P_k of SPEC fact 3, with 1 - P_k summed from the other
+ * classes: for a confident image 1 - P_k itself would keep only a few significant digits. */
+static double ceiling(const double *prob, int k)
+{
+    double rest = 0;
+    for (int i = 0; i < MLP_OUT; i++)
+        if (i != k) rest += prob[i];
+    return rest / prob[k];
+}
+
 /* SPEC fact 1 written out: element FI = s_k^2 / sum_i P_i s_i^2 (0 where the sum is 0). */
 START_TEST(element_fi_is_fact_1)
 {
@@ -192,7 +202,8 @@ START_TEST(element_fi_is_fact_1)
         mlp_scores(theta, &c, sp, NULL);
         ck_assert_int_eq(fi_direct(ctx, MLP_OUT, c.prob, FI_F64, sp, MLP_NPARAM, MLP_NPARAM, &el,
                                    NULL, k, fi, 0), FI_OK);
-        const double bound = (1 - c.prob[k]) / c.prob[k];
+        const double bound = ceiling(c.prob, k);
+        ck_assert_double_gt(bound, 0);
         for (int p = 0; p < MLP_NPARAM; p++) {
             double den = 0;
             for (int i = 0; i < MLP_OUT; i++)
@@ -210,7 +221,8 @@ END_TEST
 /* One image's gradient of W1's row j is dpre_j x^T, a rank-1 block: its block FI is that of
  * the scalar dpre_j, i.e. (d_k)^2 / sum_i P_i d_i^2 with d_i = s_i[b1_j]. And a column of W1
  * (pixel i) is x_i dpre: rank up to K-1 = 9, so its block FI is 0 for a blank pixel and the
- * ceiling (1-P_k)/P_k (SPEC fact 3) for an inked one whenever >= 9 units are active. */
+ * ceiling (1-P_k)/P_k (SPEC fact 3) for an inked one whenever >= 9 units are active. (This
+ * one fails by factors up to 1e9 if mlp_scores does not re-centre the scores.) */
 START_TEST(channel_blocks_rank_one_rows_saturated_columns)
 {
     ck_assert(ready);
@@ -228,7 +240,8 @@ START_TEST(channel_blocks_rank_one_rows_saturated_columns)
                                    &rows, NULL, k, rfi, 0), FI_OK);
         ck_assert_int_eq(fi_direct(ctx, MLP_OUT, c.prob, FI_F64, sp, MLP_H * MLP_IN, MLP_NPARAM,
                                    &cols, NULL, k, cfi, 0), FI_OK);
-        const double bound = (1 - c.prob[k]) / c.prob[k];
+        const double bound = ceiling(c.prob, k);
+        ck_assert_double_gt(bound, 0);
         int active = 0;
         for (int j = 0; j < MLP_H; j++) {
             active += c.pre[j] > 0;
@@ -253,7 +266,7 @@ START_TEST(channel_blocks_rank_one_rows_saturated_columns)
            "|FI/ceiling - 1| %.1e\n", worst_row, saturated, worst_col);
     ck_assert_double_le(worst_row, 1e-9);
     ck_assert_int_gt(saturated, 1000);
-    ck_assert_double_le(worst_col, 1e-6);
+    ck_assert_double_le(worst_col, 1e-10);
     free(sp);
 }
 END_TEST

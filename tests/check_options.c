@@ -1,0 +1,323 @@
+/* Options (defaults, ranges, effects, per-context), status texts, constants by name, and
+ * the version queries. */
+#include <check.h>
+#include <ctype.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fi.h"
+#include "suites.h"
+#include "support/reference.h"
+
+static fi_context *ctx;
+static void setup(void) { ck_assert_int_eq(fi_context_create(&ctx), FI_OK); }
+static void teardown(void) { fi_context_free(ctx); }
+
+static double get(int option)
+{
+    double v = NAN;
+    ck_assert_int_eq(fi_context_get(ctx, option, &v), FI_OK);
+    return v;
+}
+
+/* ------------------------------------------------------------------ options */
+
+/* The documented defaults (fi.h). */
+START_TEST(test_defaults)
+{
+    ck_assert_double_eq(get(FI_OPT_RCOND), -1.0);
+    ck_assert_double_eq(get(FI_OPT_ATOL), 0.0);
+    ck_assert_double_eq(get(FI_OPT_PROB_TOL), 1e-5);
+    ck_assert_double_eq(get(FI_OPT_CLASS_MODE), FI_CLASS_STRICT);
+    ck_assert_double_eq(get(FI_OPT_THREADS), 1.0);
+    ck_assert_double_eq(get(FI_OPT_METHOD), FI_METHOD_AUTO);
+    ck_assert_str_eq(fi_context_error(ctx), "");
+}
+END_TEST
+
+/* Every valid value round-trips; every invalid one is refused with FI_ERR_OPTION, a message
+ * naming the option, and the previous value kept. */
+START_TEST(test_set_get_ranges)
+{
+    static const struct {
+        int option;
+        const char *name;
+        double good[6];
+        int n_good;
+        double bad[7];
+        int n_bad;
+    } t[] = {
+        {FI_OPT_RCOND, "FI_OPT_RCOND", {0, 1e-300, 1e-6, 0.5, 1, 1e10}, 6,
+         {NAN, INFINITY, -INFINITY}, 3},
+        {FI_OPT_ATOL, "FI_OPT_ATOL", {0, 5e-324, 1e-12, 1, 1e300}, 5,
+         {-1e-300, -1, NAN, INFINITY, -INFINITY}, 5},
+        {FI_OPT_PROB_TOL, "FI_OPT_PROB_TOL", {0, 1e-12, 1e-3, 0.5, 2}, 5,
+         {-1e-9, NAN, INFINITY, -INFINITY}, 4},
+        {FI_OPT_CLASS_MODE, "FI_OPT_CLASS_MODE",
+         {FI_CLASS_STRICT, FI_CLASS_RENORMALIZE, FI_CLASS_REMAINDER}, 3,
+         {-1, 3, 0.5, 1.0000001, NAN, INFINITY}, 6},
+        {FI_OPT_THREADS, "FI_OPT_THREADS", {1, 2, 3, 64, 1024}, 5,
+         {0, -1, 1025, 1.5, NAN, INFINITY, 1e300}, 7},
+        {FI_OPT_METHOD, "FI_OPT_METHOD", {FI_METHOD_AUTO, FI_METHOD_REFERENCE}, 2,
+         {-1, 2, 0.25, NAN, INFINITY}, 5},
+    };
+    for (size_t o = 0; o < sizeof t / sizeof t[0]; o++) {
+        for (int g = 0; g < t[o].n_good; g++) {
+            ck_assert_int_eq(fi_context_set(ctx, t[o].option, t[o].good[g]), FI_OK);
+            ck_assert_double_eq(get(t[o].option), t[o].good[g]);
+        }
+        const double kept = t[o].good[0];
+        ck_assert_int_eq(fi_context_set(ctx, t[o].option, kept), FI_OK);
+        for (int b = 0; b < t[o].n_bad; b++) {
+            ck_assert_msg(fi_context_set(ctx, t[o].option, t[o].bad[b]) == FI_ERR_OPTION,
+                          "%s = %g accepted", t[o].name, t[o].bad[b]);
+            const char *msg = fi_context_error(ctx);
+            ck_assert_msg(strstr(msg, t[o].name) != NULL, "message \"%s\" does not name %s", msg,
+                          t[o].name);
+            ck_assert_double_eq(get(t[o].option), kept);
+        }
+    }
+    /* a negative rcond selects the default, reported as -1 */
+    ck_assert_int_eq(fi_context_set(ctx, FI_OPT_RCOND, -0.5), FI_OK);
+    ck_assert_double_eq(get(FI_OPT_RCOND), -1.0);
+    ck_assert_int_eq(fi_context_set(ctx, FI_OPT_RCOND, -1e300), FI_OK);
+    ck_assert_double_eq(get(FI_OPT_RCOND), -1.0);
+}
+END_TEST
+
+START_TEST(test_unknown_options)
+{
+    const int keys[] = {0, 7, -1, 99, 1 << 30};
+    double v = 42;
+    for (size_t k = 0; k < sizeof keys / sizeof keys[0]; k++) {
+        ck_assert_int_eq(fi_context_set(ctx, keys[k], 1.0), FI_ERR_OPTION);
+        ck_assert_msg(strstr(fi_context_error(ctx), "option") != NULL, "%s", fi_context_error(ctx));
+        ck_assert_int_eq(fi_context_get(ctx, keys[k], &v), FI_ERR_OPTION);
+        ck_assert_double_eq(v, 42); /* untouched */
+    }
+    ck_assert_int_eq(fi_context_set(NULL, FI_OPT_RCOND, 1e-6), FI_ERR_NULL);
+    ck_assert_int_eq(fi_context_get(NULL, FI_OPT_RCOND, &v), FI_ERR_NULL);
+    ck_assert_int_eq(fi_context_get(ctx, FI_OPT_RCOND, NULL), FI_ERR_NULL);
+    ck_assert_double_eq(v, 42);
+}
+END_TEST
+
+/* Options belong to their context. */
+START_TEST(test_options_per_context)
+{
+    fi_context *other = NULL;
+    ck_assert_int_eq(fi_context_create(&other), FI_OK);
+    ck_assert_int_eq(fi_context_set(ctx, FI_OPT_THREADS, 4), FI_OK);
+    ck_assert_int_eq(fi_context_set(ctx, FI_OPT_RCOND, 1e-3), FI_OK);
+    ck_assert_int_eq(fi_context_set(ctx, FI_OPT_CLASS_MODE, FI_CLASS_REMAINDER), FI_OK);
+    double v;
+    ck_assert_int_eq(fi_context_get(other, FI_OPT_THREADS, &v), FI_OK);
+    ck_assert_double_eq(v, 1);
+    ck_assert_int_eq(fi_context_get(other, FI_OPT_RCOND, &v), FI_OK);
+    ck_assert_double_eq(v, -1);
+    ck_assert_int_eq(fi_context_get(other, FI_OPT_CLASS_MODE, &v), FI_OK);
+    ck_assert_double_eq(v, FI_CLASS_STRICT);
+    /* an error on one context leaves the other's message alone */
+    ck_assert_int_eq(fi_context_set(ctx, 99, 0), FI_ERR_OPTION);
+    ck_assert_str_eq(fi_context_error(other), "");
+    fi_context_free(other);
+}
+END_TEST
+
+/* FI_OPT_PROB_TOL decides what strict mode accepts; FI_OPT_METHOD changes the kernels and
+ * not the result; FI_OPT_THREADS not the result either. */
+START_TEST(test_options_take_effect)
+{
+    enum { K = 4, N = 24 };
+    ref_rng r;
+    ref_seed(&r, 77);
+    double P[K], S[K * N], g[N], a[N / 3], b[N / 3];
+    ref_softmax(&r, K, 1.0, P);
+    ref_scores(&r, K, N, N, S);
+    for (int i = 0; i < N; i++) g[i] = ref_normal(&r);
+    const fi_blocks bl = {N / 3, 3, 1, 3};
+    double q[K];
+    for (int i = 0; i < K; i++) q[i] = P[i] * (1 + 1e-4);
+    fi_metric *m = NULL;
+    ck_assert_int_eq(fi_metric_from_scores(ctx, K, q, FI_F64, S, N, N, &bl, &m), FI_ERR_PROBABILITY);
+    ck_assert_int_eq(fi_context_set(ctx, FI_OPT_PROB_TOL, 1e-3), FI_OK);
+    ck_assert_int_eq(fi_metric_from_scores(ctx, K, q, FI_F64, S, N, N, &bl, &m), FI_OK);
+    fi_metric_free(m);
+    for (int setting = 0; setting < 3; setting++) {
+        ck_assert_int_eq(fi_context_set(ctx, FI_OPT_METHOD, setting == 1), FI_OK);
+        ck_assert_int_eq(fi_context_set(ctx, FI_OPT_THREADS, setting == 2 ? 3 : 1), FI_OK);
+        m = NULL;
+        ck_assert_int_eq(fi_metric_from_scores(ctx, K, P, FI_F64, S, N, N, &bl, &m), FI_OK);
+        ck_assert_int_eq(fi_compute(ctx, m, FI_F64, g, setting ? b : a, 0), FI_OK);
+        fi_metric_free(m);
+        for (int i = 0; setting && i < N / 3; i++)
+            ck_assert_double_eq_tol(b[i], a[i], 1e-10 * a[i]);
+    }
+}
+END_TEST
+
+/* ------------------------------------------------------------------ status texts */
+
+START_TEST(test_strerror)
+{
+    const int codes[] = {FI_OK, FI_ERR_NULL, FI_ERR_DIMENSION, FI_ERR_PROBABILITY,
+                         FI_ERR_NONFINITE, FI_ERR_NOMEM, FI_ERR_LAPACK, FI_ERR_OPTION, FI_ERR_FLAG,
+                         FI_ERR_DTYPE, FI_ERR_CLASS, FI_ERR_MISMATCH, FI_ERR_FORMAT, FI_ERR_THREAD,
+                         FI_ERR_NAME};
+    const size_t nc = sizeof codes / sizeof codes[0];
+    const char *unknown = fi_strerror(-1);
+    ck_assert_ptr_nonnull(unknown);
+    for (size_t a = 0; a < nc; a++) {
+        ck_assert_int_eq(codes[a], (int)a); /* FI_OK = 0, then 1, 2, ... without gaps */
+        const char *s = fi_strerror(codes[a]);
+        ck_assert_ptr_nonnull(s);
+        ck_assert_msg(strlen(s) > 3, "code %d: \"%s\"", codes[a], s);
+        ck_assert_str_ne(s, unknown);
+        for (size_t b = a + 1; b < nc; b++) ck_assert_str_ne(s, fi_strerror(codes[b]));
+    }
+    const int others[] = {-1000, (int)nc, 1000, INT32_MIN, INT32_MAX};
+    for (size_t i = 0; i < sizeof others / sizeof others[0]; i++)
+        ck_assert_str_eq(fi_strerror(others[i]), unknown);
+    /* static text: the same pointer every time */
+    ck_assert_ptr_eq(fi_strerror(FI_ERR_NOMEM), fi_strerror(FI_ERR_NOMEM));
+}
+END_TEST
+
+/* ------------------------------------------------------------------ constants */
+
+#define C(name) {#name, (int64_t)(name)}
+static const struct {
+    const char *name;
+    int64_t value;
+} constants[] = {
+    C(FI_VERSION_MAJOR), C(FI_VERSION_MINOR), C(FI_VERSION_PATCH), C(FI_VERSION_NUMBER),
+    C(FI_OK), C(FI_ERR_NULL), C(FI_ERR_DIMENSION), C(FI_ERR_PROBABILITY), C(FI_ERR_NONFINITE),
+    C(FI_ERR_NOMEM), C(FI_ERR_LAPACK), C(FI_ERR_OPTION), C(FI_ERR_FLAG), C(FI_ERR_DTYPE),
+    C(FI_ERR_CLASS), C(FI_ERR_MISMATCH), C(FI_ERR_FORMAT), C(FI_ERR_THREAD), C(FI_ERR_NAME),
+    C(FI_F64), C(FI_F32), C(FI_BF16), C(FI_F16), C(FI_ACCUMULATE), C(FI_SINGLE_PASS),
+    C(FI_OPT_RCOND), C(FI_OPT_ATOL), C(FI_OPT_PROB_TOL), C(FI_OPT_CLASS_MODE), C(FI_OPT_THREADS),
+    C(FI_OPT_METHOD), C(FI_CLASS_STRICT), C(FI_CLASS_RENORMALIZE), C(FI_CLASS_REMAINDER),
+    C(FI_METHOD_AUTO), C(FI_METHOD_REFERENCE), C(FI_REDUCE_SUM), C(FI_REDUCE_MEAN),
+    C(FI_REDUCE_MAX),
+};
+#undef C
+
+/* Each constant as compiled into this program equals the library's answer by name. */
+START_TEST(test_constants_by_name)
+{
+    for (size_t i = 0; i < sizeof constants / sizeof constants[0]; i++) {
+        int64_t v = -12345;
+        ck_assert_msg(fi_constant(constants[i].name, &v) == FI_OK, "%s unknown", constants[i].name);
+        ck_assert_msg(v == constants[i].value, "%s = %lld, header says %lld", constants[i].name,
+                      (long long)v, (long long)constants[i].value);
+    }
+    const char *unknown[] = {"", "FI_NOPE", "fi_ok", "FI_OK ", " FI_OK", "FI_ERR", "FI_OPT_",
+                             "FI_VERSION_STRING", "FI_API", "FI_H"};
+    for (size_t i = 0; i < sizeof unknown / sizeof unknown[0]; i++) {
+        int64_t v = -12345;
+        ck_assert_msg(fi_constant(unknown[i], &v) == FI_ERR_NAME, "\"%s\" known", unknown[i]);
+        ck_assert_int_eq(v, -12345);
+    }
+    int64_t v = -12345;
+    ck_assert_int_eq(fi_constant(NULL, &v), FI_ERR_NULL);
+    ck_assert_int_eq(fi_constant("FI_OK", NULL), FI_ERR_NULL);
+    ck_assert_int_eq(v, -12345);
+}
+END_TEST
+
+/* Completeness: every integer constant the header defines (enumerators with explicit values
+ * and #define FI_... <integer>[u]) is known to fi_constant with the header's value, and to the
+ * table above. The header is read as text, so a constant added later without its fi_constant
+ * entry fails here. */
+START_TEST(test_constants_complete)
+{
+    const char *paths[] = {"include/fi.h", "../include/fi.h", "../../include/fi.h"};
+    FILE *f = NULL;
+    for (size_t i = 0; i < 3 && !f; i++) f = fopen(paths[i], "r");
+    ck_assert_msg(f != NULL, "include/fi.h not found from the working directory (run from the "
+                             "source tree, as make check does)");
+    char line[512];
+    int found = 0, in_enum = 0;
+    while (fgets(line, sizeof line, f)) {
+        char name[128];
+        long long value;
+        char *p = line;
+        while (isspace((unsigned char)*p)) p++;
+        if (strncmp(p, "typedef enum", 12) == 0) in_enum = 1;
+        if (in_enum && *p == '}') in_enum = 0;
+        int matched = 0;
+        if (strncmp(p, "#define FI_", 11) == 0) {
+            char rest[256] = "";
+            if (sscanf(p, "#define %127s %255[^\n]", name, rest) == 2 && isdigit((unsigned char)rest[0])) {
+                value = strtoll(rest, NULL, 0);
+                matched = 1;
+            } else if (strcmp(name, "FI_VERSION_NUMBER") == 0) {
+                value = FI_VERSION_MAJOR * 10000 + FI_VERSION_MINOR * 100 + FI_VERSION_PATCH;
+                matched = 1;
+            }
+        } else if (in_enum && strncmp(p, "FI_", 3) == 0) {
+            matched = sscanf(p, "%127[A-Z0-9_] = %lld", name, &value) == 2;
+            ck_assert_msg(matched, "enumerator without an explicit value: %s", p);
+        }
+        if (!matched) continue;
+        int64_t v = -12345;
+        ck_assert_msg(fi_constant(name, &v) == FI_OK, "header constant %s unknown to fi_constant", name);
+        ck_assert_msg(v == value, "%s: fi_constant %lld, header %lld", name, (long long)v, value);
+        int listed = 0;
+        for (size_t i = 0; i < sizeof constants / sizeof constants[0]; i++)
+            listed |= strcmp(constants[i].name, name) == 0;
+        ck_assert_msg(listed, "%s missing from this test's table", name);
+        found++;
+    }
+    fclose(f);
+    ck_assert_int_eq(found, (int)(sizeof constants / sizeof constants[0]));
+}
+END_TEST
+
+/* ------------------------------------------------------------------ version, dtypes */
+
+START_TEST(test_version)
+{
+    ck_assert_uint_eq(fi_version_number(), FI_VERSION_NUMBER);
+    ck_assert_uint_eq(FI_VERSION_NUMBER,
+                      FI_VERSION_MAJOR * 10000 + FI_VERSION_MINOR * 100 + FI_VERSION_PATCH);
+    ck_assert_str_eq(fi_version_string(), FI_VERSION_STRING);
+    char buf[32];
+    snprintf(buf, sizeof buf, "%d.%d.%d", FI_VERSION_MAJOR, FI_VERSION_MINOR, FI_VERSION_PATCH);
+    ck_assert_str_eq(fi_version_string(), buf);
+    ck_assert_int_eq(FI_VERSION_MAJOR, 1); /* ABI v1, SONAME libfi.so.1 */
+}
+END_TEST
+
+START_TEST(test_dtype_sizes)
+{
+    ck_assert_uint_eq(fi_dtype_size(FI_F64), sizeof(double));
+    ck_assert_uint_eq(fi_dtype_size(FI_F32), sizeof(float));
+    ck_assert_uint_eq(fi_dtype_size(FI_BF16), 2);
+    ck_assert_uint_eq(fi_dtype_size(FI_F16), 2);
+    const int bad[] = {-1, 4, 100, INT32_MIN, INT32_MAX};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) ck_assert_uint_eq(fi_dtype_size(bad[i]), 0);
+}
+END_TEST
+
+static Suite *options_suite(void)
+{
+    Suite *s = suite_create("options");
+    TCase *tc = tcase_create("options");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, test_defaults);
+    tcase_add_test(tc, test_set_get_ranges);
+    tcase_add_test(tc, test_unknown_options);
+    tcase_add_test(tc, test_options_per_context);
+    tcase_add_test(tc, test_options_take_effect);
+    tcase_add_test(tc, test_strerror);
+    tcase_add_test(tc, test_constants_by_name);
+    tcase_add_test(tc, test_constants_complete);
+    tcase_add_test(tc, test_version);
+    tcase_add_test(tc, test_dtype_sizes);
+    suite_add_tcase(s, tc);
+    return s;
+}
+FI_REGISTER_SUITE(options_suite)
