@@ -301,7 +301,7 @@ int fi_accumulator_info(const fi_accumulator *acc, int64_t *count, int64_t *samp
  *  40  sums, 40 bytes each: i64 top bin (-1 = empty), then i64 counters c[0..4) (c[0] the
  *      top bin); in order sum w, sum w^2, then per block sum w*FI, sum w*FI^2
  *  end-8  u64 checksum of every word before it (see acc_checksum)
- * Format 1 (libfi 1.0.0 before exact sums: double-double pairs, FNV-1a) is still read. ---- */
+ * Format 1 (the earlier double-double pairs with FNV-1a) is still read. ---- */
 
 #define ACC_MAGIC "LIBFIACC"
 #define ACC_FORMAT 2u

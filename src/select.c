@@ -216,7 +216,9 @@ int fi_indices_to_mask(fi_context *ctx, int64_t count, const int64_t *indices, i
     if (!ctx) return FI_ERR_NULL;
     if (count < 1)
         return fi__fail(ctx, FI_ERR_DIMENSION, "count must be >= 1 (got %lld)", (long long)count);
-    if (k < 0) return fi__fail(ctx, FI_ERR_DIMENSION, "k = %lld is negative", (long long)k);
+    if (k < 0 || k > count)
+        return fi__fail(ctx, FI_ERR_DIMENSION, "k = %lld outside [0, count=%lld]", (long long)k,
+                        (long long)count);
     if (k > 0 && !indices) return fi__fail(ctx, FI_ERR_NULL, "indices is NULL");
     if (!mask) return fi__fail(ctx, FI_ERR_NULL, "mask is NULL");
     /* Repeats are harmless here: a block listed twice is simply selected. */

@@ -21,6 +21,13 @@ static void *run_job(void *p)
     return NULL;
 }
 
+/* floor(count * t / threads) without forming count * t, which overflows int64 for counts
+ * above INT64_MAX / threads: with count = q*threads + r it is q*t + floor(r*t / threads). */
+static int64_t split_point(int64_t count, int t, int threads)
+{
+    return (count / threads) * t + (count % threads) * t / threads;
+}
+
 int fi__parallel_for(fi_context *ctx, int64_t count, int threads, fi_range_fn fn, void *arg)
 {
     if (threads < 1) threads = 1;
@@ -36,8 +43,8 @@ int fi__parallel_for(fi_context *ctx, int64_t count, int threads, fi_range_fn fn
     for (int t = 0; t < threads; t++) {
         jobs[t].fn = fn;
         jobs[t].arg = arg;
-        jobs[t].first = count * t / threads;
-        jobs[t].last = count * (t + 1) / threads;
+        jobs[t].first = split_point(count, t, threads);
+        jobs[t].last = split_point(count, t + 1, threads);
         jobs[t].worker = t;
         jobs[t].status = FI_OK;
         jobs[t].err[0] = '\0';

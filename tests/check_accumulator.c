@@ -653,7 +653,7 @@ static void le_f64(unsigned char *p, double d)
     le64(p, v);
 }
 
-/* Images of libfi 1.0.0's first format (double-double pairs, FNV-1a) still read. */
+/* Images of the first format (double-double pairs, FNV-1a) are still read. */
 START_TEST(test_format1)
 {
     /* the two_block sums, with a nonzero lo part in sum w*FI of block 1 */

@@ -551,6 +551,52 @@ START_TEST(test_layouts)
 }
 END_TEST
 
+/* A metric owns what it needs: the scores, the index lists and the blocks struct may be
+ * overwritten (here with NaN and out-of-range garbage) once it is made. */
+START_TEST(test_metric_owns_its_data)
+{
+    enum { K = 4, N = 20 };
+    ref_rng r;
+    ref_seed(&r, 851);
+    double P[K], S[K * N], g[N], want[3], out[3];
+    int64_t off[4] = {0, 5, 6, 13}, idx[13] = {0, 2, 4, 6, 8, 19, 1, 3, 5, 7, 9, 11, 13};
+    ref_softmax(&r, K, 1.0, P);
+    ref_scores(&r, K, N, N, S);
+    for (int c = 0; c < N; c++) g[c] = ref_normal(&r);
+    const coords co = {3, off, idx};
+    reference_fi(K, P, S, N, &co, g, -1, want, NULL, NULL);
+    for (int method = 0; method <= 1; method++) {
+        ck_assert_int_eq(fi_context_set(ctx, FI_OPT_METHOD, method), FI_OK);
+        double S2[K * N];
+        int64_t off2[4], idx2[13];
+        fi_blocks bl = {3, 5, 1, 6};
+        memcpy(S2, S, sizeof S);
+        memcpy(off2, off, sizeof off);
+        memcpy(idx2, idx, sizeof idx);
+        fi_index_blocks ib = {3, off2, idx2};
+        fi_metric *mi = NULL, *ma = NULL;
+        ck_assert_int_eq(fi_metric_from_scores_indexed(ctx, K, P, FI_F64, S2, N, N, &ib, &mi), FI_OK);
+        ck_assert_int_eq(fi_metric_from_scores(ctx, K, P, FI_F64, S2, N, N, &bl, &ma), FI_OK);
+        for (int i = 0; i < K * N; i++) S2[i] = NAN;
+        for (int i = 0; i < 4; i++) off2[i] = -1;
+        for (int i = 0; i < 13; i++) idx2[i] = INT64_MAX;
+        bl = (fi_blocks){-1, -1, -1, -1};
+        ib.count = 1000;
+        ck_assert_int_eq(fi_compute(ctx, mi, FI_F64, g, out, 0), FI_OK);
+        for (int b = 0; b < 3; b++) CHECK_REL(out[b], want[b], 1e-9, "indexed block %d", b);
+        ck_assert_int_eq(fi_compute(ctx, ma, FI_F64, g, out, 0), FI_OK);
+        for (int b = 0; b < 3; b++) { /* affine block b: 6b .. 6b+4 */
+            int64_t ai[5];
+            for (int j = 0; j < 5; j++) ai[j] = 6 * b + j;
+            CHECK_REL(out[b], ref_block_fi(K, P, S, N, ai, 5, g, -1, 0, NULL, NULL), 1e-9,
+                      "affine block %d", b);
+        }
+        fi_metric_free(mi);
+        fi_metric_free(ma);
+    }
+}
+END_TEST
+
 /* ------------------------------------------------------------------ dtypes, accumulate */
 
 /* float32 scores and targets are read in place and computed in double: the results equal
@@ -963,6 +1009,7 @@ static Suite *core_suite(void)
     tcase_add_loop_test(tc, test_rcond_and_atol, 0, 2);
     tcase_add_test(tc, test_metric_keeps_its_options);
     tcase_add_loop_test(tc, test_layouts, 0, 2);
+    tcase_add_test(tc, test_metric_owns_its_data);
     tcase_add_test(tc, test_float32_matches_float64);
     tcase_add_test(tc, test_accumulate);
     tcase_add_test(tc, test_methods_vs_reference);

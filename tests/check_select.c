@@ -290,6 +290,7 @@ START_TEST(test_complement_mask)
     for (int i = 0; i < C; i++) ck_assert_int_eq(mask[i], i == 1 || i == 4);
     /* out of range: errors, outputs untouched */
     const int64_t bad[2] = {3, C};
+    int64_t every_twice[C + 1] = {0};
     memset(mask, 7, sizeof mask);
     ck_assert_int_eq(fi_indices_to_mask(ctx, C, bad, 2, mask), FI_ERR_DIMENSION);
     ck_assert_int_eq(fi_select_complement(ctx, C, bad, 2, comp), FI_ERR_DIMENSION);
@@ -299,6 +300,7 @@ START_TEST(test_complement_mask)
     ck_assert_int_eq(fi_select_complement(ctx, C, bad, C + 1, comp), FI_ERR_DIMENSION);
     ck_assert_int_eq(fi_select_complement(ctx, 0, bad, 0, comp), FI_ERR_DIMENSION);
     ck_assert_int_eq(fi_indices_to_mask(ctx, C, bad, -1, mask), FI_ERR_DIMENSION);
+    ck_assert_int_eq(fi_indices_to_mask(ctx, C, every_twice, C + 1, mask), FI_ERR_DIMENSION);
     ck_assert_int_eq(fi_indices_to_mask(ctx, C, bad, 1, NULL), FI_ERR_NULL);
     ck_assert_int_eq(fi_select_complement(ctx, C, NULL, 1, comp), FI_ERR_NULL);
     /* everything listed: empty complement, out not needed */
