@@ -161,6 +161,18 @@ START_TEST(test_null_arguments)
         ck_assert_int_eq(sat[b], 7);
     }
     ck_assert_double_eq(bound, -7);
+    /* the fused call: every pointer but target (NULL selects the class target) */
+    ck_assert_int_eq(fi_direct(NULL, K, P, FI_F64, S, N, LD, &ROWS, G, -1, out, 0), FI_ERR_NULL);
+    ck_assert_int_eq(fi_direct(ctx, K, NULL, FI_F64, S, N, LD, &ROWS, G, -1, out, 0), FI_ERR_NULL);
+    assert_message(FI_ERR_NULL, "probs");
+    ck_assert_int_eq(fi_direct(ctx, K, P, FI_F64, NULL, N, LD, &ROWS, G, -1, out, 0), FI_ERR_NULL);
+    assert_message(FI_ERR_NULL, "scores");
+    ck_assert_int_eq(fi_direct(ctx, K, P, FI_F64, S, N, LD, NULL, G, -1, out, 0), FI_ERR_NULL);
+    assert_message(FI_ERR_NULL, "blocks");
+    ck_assert_int_eq(fi_direct(ctx, K, P, FI_F64, S, N, LD, &ROWS, G, -1, NULL, 0), FI_ERR_NULL);
+    assert_message(FI_ERR_NULL, "out");
+    ck_assert_int_eq(fi_direct_indexed(ctx, K, P, FI_F64, S, N, LD, NULL, G, -1, out, 0), FI_ERR_NULL);
+    assert_message(FI_ERR_NULL, "blocks");
     ck_assert_int_eq(fi_metric_count(NULL), 0);
     ck_assert_int_eq(fi_metric_classes(NULL), 0);
     ck_assert_ptr_nonnull(fi_context_error(NULL));

@@ -54,7 +54,7 @@ START_TEST(test_top_against_naive)
     uint64_t seed = 3;
     for (int kind = 0; kind < 4; kind++)
         for (int64_t n = 1; n <= 40; n += 3) {
-            double v[40];
+            double v[40] = {0};
             int64_t got[40], want[40];
             fill(kind, &seed, v, n);
             double copy[40];
