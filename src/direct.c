@@ -326,11 +326,10 @@ int fi_direct(fi_context *ctx, int64_t n_classes, const double *probs, fi_dtype 
 {
     if (!ctx) return FI_ERR_NULL;
     fi_problem pb;
-    int status = fi__problem_init(ctx, n_classes, probs, dtype, scores, n, ld, &pb);
-    if (status != FI_OK) return status;
     fi_layout l;
-    status = fi__layout_affine(ctx, blocks, n, &l);
-    if (status == FI_OK) status = direct(ctx, &pb, &l, target, target_class, out, flags);
+    int status = fi__problem_setup(ctx, n_classes, probs, dtype, scores, n, ld, blocks, false, &pb, &l);
+    if (status != FI_OK) return status;
+    status = direct(ctx, &pb, &l, target, target_class, out, flags);
     fi__problem_release(&pb);
     return status;
 }
@@ -341,11 +340,10 @@ int fi_direct_indexed(fi_context *ctx, int64_t n_classes, const double *probs, f
 {
     if (!ctx) return FI_ERR_NULL;
     fi_problem pb;
-    int status = fi__problem_init(ctx, n_classes, probs, dtype, scores, n, ld, &pb);
-    if (status != FI_OK) return status;
     fi_layout l;
-    status = fi__layout_indexed(ctx, blocks, n, &l);
-    if (status == FI_OK) status = direct(ctx, &pb, &l, target, target_class, out, flags);
+    int status = fi__problem_setup(ctx, n_classes, probs, dtype, scores, n, ld, blocks, true, &pb, &l);
+    if (status != FI_OK) return status;
+    status = direct(ctx, &pb, &l, target, target_class, out, flags);
     fi__problem_release(&pb);
     return status;
 }

@@ -124,6 +124,11 @@ typedef struct fi_problem {
 int fi__problem_init(fi_context *ctx, int64_t n_classes, const double *probs, fi_dtype dtype,
                      const void *scores, int64_t n, int64_t ld, fi_problem *pb);
 void fi__problem_release(fi_problem *pb);
+/* fi__problem_init followed by the validation of the block layout: blocks is a fi_blocks
+ * (indexed false) or a fi_index_blocks (indexed true). On failure nothing is left to release. */
+int fi__problem_setup(fi_context *ctx, int64_t n_classes, const double *probs, fi_dtype dtype,
+                      const void *scores, int64_t n, int64_t ld, const void *blocks, bool indexed,
+                      fi_problem *pb, fi_layout *l);
 
 /* Effective scores of all k_eff classes at coordinate c into s[0..k_eff). */
 void fi__problem_scores_at(const fi_problem *pb, int64_t c, double *s);

@@ -186,11 +186,10 @@ int fi_metric_from_scores(fi_context *ctx, int64_t n_classes, const double *prob
     if (!ctx) return FI_ERR_NULL;
     if (!metric) return fi__fail(ctx, FI_ERR_NULL, "metric (output pointer) is NULL");
     fi_problem pb;
-    int status = fi__problem_init(ctx, n_classes, probs, dtype, scores, n, ld, &pb);
-    if (status != FI_OK) return status;
     fi_layout l;
-    status = fi__layout_affine(ctx, blocks, n, &l);
-    if (status == FI_OK) status = metric_build(ctx, &pb, &l, metric);
+    int status = fi__problem_setup(ctx, n_classes, probs, dtype, scores, n, ld, blocks, false, &pb, &l);
+    if (status != FI_OK) return status;
+    status = metric_build(ctx, &pb, &l, metric);
     fi__problem_release(&pb);
     return status;
 }
@@ -202,11 +201,10 @@ int fi_metric_from_scores_indexed(fi_context *ctx, int64_t n_classes, const doub
     if (!ctx) return FI_ERR_NULL;
     if (!metric) return fi__fail(ctx, FI_ERR_NULL, "metric (output pointer) is NULL");
     fi_problem pb;
-    int status = fi__problem_init(ctx, n_classes, probs, dtype, scores, n, ld, &pb);
-    if (status != FI_OK) return status;
     fi_layout l;
-    status = fi__layout_indexed(ctx, blocks, n, &l);
-    if (status == FI_OK) status = metric_build(ctx, &pb, &l, metric);
+    int status = fi__problem_setup(ctx, n_classes, probs, dtype, scores, n, ld, blocks, true, &pb, &l);
+    if (status != FI_OK) return status;
+    status = metric_build(ctx, &pb, &l, metric);
     fi__problem_release(&pb);
     return status;
 }

@@ -26,10 +26,9 @@ int fi_perturbation(fi_context *ctx, int64_t n_classes, const double *probs, fi_
     if (!ctx) return FI_ERR_NULL;
     if (!delta) return fi__fail(ctx, FI_ERR_NULL, "delta is NULL");
     fi_problem pb;
-    int status = fi__problem_init(ctx, n_classes, probs, dtype, scores, n, ld, &pb);
-    if (status != FI_OK) return status;
     fi_layout l;
-    status = fi__layout_affine(ctx, blocks, n, &l);
+    int status = fi__problem_setup(ctx, n_classes, probs, dtype, scores, n, ld, blocks, false, &pb, &l);
+    if (status != FI_OK) return status;
     const int64_t K = pb.k_eff;
     const bool class_target = taylor2 && !target;
     if (status == FI_OK && class_target && (target_class < 0 || target_class >= K))

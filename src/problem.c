@@ -195,6 +195,17 @@ int fi__problem_init(fi_context *ctx, int64_t n_classes, const double *probs, fi
     return FI_OK;
 }
 
+int fi__problem_setup(fi_context *ctx, int64_t n_classes, const double *probs, fi_dtype dtype,
+                      const void *scores, int64_t n, int64_t ld, const void *blocks, bool indexed,
+                      fi_problem *pb, fi_layout *l)
+{
+    int status = fi__problem_init(ctx, n_classes, probs, dtype, scores, n, ld, pb);
+    if (status != FI_OK) return status;
+    status = indexed ? fi__layout_indexed(ctx, blocks, n, l) : fi__layout_affine(ctx, blocks, n, l);
+    if (status != FI_OK) fi__problem_release(pb);
+    return status;
+}
+
 void fi__problem_release(fi_problem *pb)
 {
     if (!pb->mem.free) return;
