@@ -185,22 +185,30 @@ static int check_list(fi_context *ctx, int64_t count, const int64_t *indices, in
     return FI_OK;
 }
 
-int fi_select_complement(fi_context *ctx, int64_t count, const int64_t *indices, int64_t k,
-                         int64_t *out)
+/* count >= 1, 0 <= k <= count, and a list to read when k > 0. */
+static int check_sizes(fi_context *ctx, int64_t count, const int64_t *indices, int64_t k)
 {
-    if (!ctx) return FI_ERR_NULL;
     if (count < 1)
         return fi__fail(ctx, FI_ERR_DIMENSION, "count must be >= 1 (got %lld)", (long long)count);
     if (k < 0 || k > count)
         return fi__fail(ctx, FI_ERR_DIMENSION, "k = %lld outside [0, count=%lld]", (long long)k,
                         (long long)count);
     if (k > 0 && !indices) return fi__fail(ctx, FI_ERR_NULL, "indices is NULL");
+    return FI_OK;
+}
+
+int fi_select_complement(fi_context *ctx, int64_t count, const int64_t *indices, int64_t k,
+                         int64_t *out)
+{
+    if (!ctx) return FI_ERR_NULL;
+    int status = check_sizes(ctx, count, indices, k);
+    if (status != FI_OK) return status;
     if (k < count && !out) return fi__fail(ctx, FI_ERR_NULL, "out is NULL");
     uint8_t *seen = fi__calloc(&ctx->mem, (size_t)count, 1);
     if (!seen)
         return fi__fail(ctx, FI_ERR_NOMEM, "out of memory for a mask of %lld", (long long)count);
     /* Repeats are errors: the caller sized out for exactly count - k entries. */
-    const int status = check_list(ctx, count, indices, k, seen);
+    status = check_list(ctx, count, indices, k, seen);
     if (status == FI_OK) {
         for (int64_t i = 0, t = 0; i < count; i++)
             if (!seen[i]) out[t++] = i;
@@ -214,15 +222,11 @@ int fi_indices_to_mask(fi_context *ctx, int64_t count, const int64_t *indices, i
                        uint8_t *mask)
 {
     if (!ctx) return FI_ERR_NULL;
-    if (count < 1)
-        return fi__fail(ctx, FI_ERR_DIMENSION, "count must be >= 1 (got %lld)", (long long)count);
-    if (k < 0 || k > count)
-        return fi__fail(ctx, FI_ERR_DIMENSION, "k = %lld outside [0, count=%lld]", (long long)k,
-                        (long long)count);
-    if (k > 0 && !indices) return fi__fail(ctx, FI_ERR_NULL, "indices is NULL");
+    int status = check_sizes(ctx, count, indices, k);
+    if (status != FI_OK) return status;
     if (!mask) return fi__fail(ctx, FI_ERR_NULL, "mask is NULL");
     /* Repeats are harmless here: a block listed twice is simply selected. */
-    const int status = check_list(ctx, count, indices, k, NULL);
+    status = check_list(ctx, count, indices, k, NULL);
     if (status != FI_OK) return status;
     memset(mask, 0, (size_t)count);
     for (int64_t t = 0; t < k; t++) mask[indices[t]] = 1;
