@@ -20,8 +20,21 @@ LIB_CFLAGS  = -std=c11 -D_POSIX_C_SOURCE=200809L $(WARN) $(CFLAGS) -Iinclude -fv
               -DFI_BUILDING_LIBRARY $(DEPS_CFLAGS)
 
 SRC      := $(sort $(wildcard src/*.c))
+HDR      := include/fi.h $(wildcard src/*.h)
 OBJ_SH   := $(SRC:src/%.c=build/shared/%.o)
 OBJ_ST   := $(SRC:src/%.c=build/static/%.o)
+
+# On x86-64 src/kernels.c is compiled twice more, for AVX2+FMA and for AVX-512 (VL: the same
+# 4-double vectors with 32 registers); fi__kernels() chooses at run time, so the library still
+# runs on any x86-64 CPU.
+ifneq ($(findstring x86_64,$(shell $(CC) -dumpmachine)),)
+ISA_FLAGS_avx2   := -mavx2 -mfma -ffp-contract=fast -DFI_KERNEL_ISA=avx2
+ISA_FLAGS_avx512 := -mavx2 -mfma -mavx512f -mavx512vl -mavx512dq -ffp-contract=fast \
+                    -DFI_KERNEL_ISA=avx512
+LIB_CFLAGS += -DFI_HAVE_X86_KERNELS
+OBJ_SH   += build/shared/kernels_avx2.o build/shared/kernels_avx512.o
+OBJ_ST   += build/static/kernels_avx2.o build/static/kernels_avx512.o
+endif
 SONAME   := libfi.so.$(SOVERSION)
 SHLIB    := lib/libfi.so.$(VERSION)
 STLIB    := lib/libfi.a
@@ -42,13 +55,21 @@ lib: $(SHLIB) lib/$(SONAME) lib/libfi.so $(STLIB) libfi.pc
 deps:
 	@sh scripts/deps.sh
 
-build/shared/%.o: src/%.c include/fi.h src/internal.h | deps
+build/shared/%.o: src/%.c $(HDR) | deps
 	@mkdir -p $(@D)
 	$(CC) $(LIB_CFLAGS) -fPIC -c $< -o $@
 
-build/static/%.o: src/%.c include/fi.h src/internal.h | deps
+build/static/%.o: src/%.c $(HDR) | deps
 	@mkdir -p $(@D)
 	$(CC) $(LIB_CFLAGS) -c $< -o $@
+
+build/shared/kernels_%.o: src/kernels.c $(HDR) | deps
+	@mkdir -p $(@D)
+	$(CC) $(LIB_CFLAGS) $(ISA_FLAGS_$*) -fPIC -c $< -o $@
+
+build/static/kernels_%.o: src/kernels.c $(HDR) | deps
+	@mkdir -p $(@D)
+	$(CC) $(LIB_CFLAGS) $(ISA_FLAGS_$*) -c $< -o $@
 
 $(SHLIB): $(OBJ_SH) src/libfi.map
 	@mkdir -p lib

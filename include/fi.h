@@ -97,7 +97,8 @@ typedef enum fi_option {
     FI_OPT_PROB_TOL = 3,   /* tolerance on |sum P - 1| (strict mode), >= 0. default 1e-5          */
     FI_OPT_CLASS_MODE = 4, /* an fi_class_mode value. default FI_CLASS_STRICT                      */
     FI_OPT_THREADS = 5,    /* worker threads, integer in [1, 1024]. default 1 (caller's thread)    */
-    FI_OPT_METHOD = 6      /* an fi_method value. default FI_METHOD_AUTO                          */
+    FI_OPT_METHOD = 6,     /* an fi_method value. default FI_METHOD_AUTO                          */
+    FI_OPT_ISA = 7         /* an fi_isa value. default FI_ISA_AUTO (added in 1.1.0)               */
 } fi_option;
 
 /* How probabilities that do not sum to 1 are treated (SPEC fact 6). */
@@ -112,6 +113,14 @@ typedef enum fi_method {
     FI_METHOD_AUTO = 0,     /* closed form / small Gram kernels, SVD where ill-conditioned */
     FI_METHOD_REFERENCE = 1 /* LAPACK SVD of every block (the accuracy anchor)             */
 } fi_method;
+
+/* Instruction set of the streaming kernels. AUTO takes the widest this CPU runs (AVX2+FMA on
+ * x86-64); PORTABLE takes the baseline kernels, whose results are the same bits on every CPU of
+ * the architecture. Both give the same FI to the documented accuracy. (Added in 1.1.0.) */
+typedef enum fi_isa {
+    FI_ISA_AUTO = 0,
+    FI_ISA_PORTABLE = 1
+} fi_isa;
 
 /* Reductions of per-element values over groups (fi_reduce). */
 typedef enum fi_reduce_op {

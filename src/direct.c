@@ -2,6 +2,7 @@
  * Elements (p = 1) use the closed form of SPEC fact 1 in a streaming loop; larger blocks
  * are factored one at a time with the metric's kernels (fast Gram kernels, SVD where they
  * cannot decide) and applied at once, so the per-block workspace is all that is allocated. */
+#include "kernels.h"
 #include "stream.h"
 
 #include <stdio.h>
@@ -11,7 +12,8 @@
 typedef struct direct_ws {
     fi_svd_work sw;
     double *B, *W, *sigma, *g, *scratch;
-    fi_gram *gms;
+    void *col_raw;   /* column sums, allocated with room to align them */
+    double *col_acc; /* 32-byte aligned into col_raw */
 } direct_ws;
 
 typedef struct direct_job {
@@ -38,6 +40,14 @@ static int elements_range(void *arg, int64_t first, int64_t last, int worker, ch
     const fi_problem *pb = job->pb;
     const int64_t K = pb->k_eff;
     const double rcond = fi__rcond(job->ctx, 1, K), atol = job->ctx->atol;
+    if (fi__stream_supported(pb, job->l) && job->l->affine.step == 1) {
+        const int64_t c = fi__kernels(job->ctx)->elements(pb, job->target, job->k, rcond, atol,
+                                                          first, last, job->out,
+                                                          job->flags & FI_ACCUMULATE);
+        if (c < 0) return FI_OK;
+        snprintf(err, FI_ERRLEN, "non-finite score or target at coordinate %lld", (long long)c);
+        return FI_ERR_NONFINITE;
+    }
     if (fi__stream_supported(pb, job->l) && !(job->flags & FI_SINGLE_PASS)) {
         fi__stream_elements(pb, job->l, job->target, job->k, rcond, atol, first, last, job->out,
                             job->flags & FI_ACCUMULATE);
@@ -119,13 +129,19 @@ static int blocks_range(void *arg, int64_t first, int64_t last, int worker, char
     const int64_t K = pb->k_eff;
     direct_ws *ws = &job->ws[worker];
     fi_svd_work sw = ws->sw;
-    fi_gram *gms = ws->gms;
     double *B = ws->B, *W = ws->W, *sigma = ws->sigma, *g = ws->g, *scratch = ws->scratch;
     int status = FI_OK;
+    const fi_blocks *a = &l->affine;
     const bool small_k = ctx->method == FI_METHOD_AUTO && K <= FI_GRAM_MAX_K;
-    const bool stream = small_k && fi__stream_supported(pb, l) && l->affine.size >= K;
-    const bool columns = stream && l->affine.step < l->affine.stride;
-    const int64_t cols = fi__stream_columns_per_pass();
+    const bool stream = small_k && fi__stream_supported(pb, l);
+    const bool rows = stream && a->size >= K && a->stride == 1;
+    const bool columns = stream && a->size >= K && a->step == 1 && a->stride > 1;
+    const bool pixels = stream && a->size < K && a->size >= 2 && a->size <= 4;
+    const fi_kernels *kern = fi__kernels(ctx);
+    const int64_t width = fi__column_width(K);
+    int64_t chunk0 = first, chunk_n = 0; /* blocks of the current column or pixel chunk */
+    double pix_fi[FI_PIXEL_CHUNK];
+    unsigned char pix_ok[FI_PIXEL_CHUNK];
     double psum = 0;
     for (int64_t i = 0; i < K; i++) psum += pb->prob[i];
     for (int64_t b = first; b < last; b++) {
@@ -133,18 +149,31 @@ static int blocks_range(void *arg, int64_t first, int64_t last, int worker, char
         const double rcond = fi__rcond(ctx, p, K);
         int64_t r = 0;
         double fi_fast;
-        if (stream) {
-            fi_gram *gm = gms;
-            if (columns) {
-                const int64_t b0 = first + (b - first) / cols * cols;
-                if (b == b0)
-                    fi__stream_column_sums(pb, l, b0, last - b0 < cols ? last - b0 : cols,
-                                           job->target, job->k, gms);
-                gm = gms + (b - b0);
-            } else {
-                fi__stream_block_sums(pb, l, b, job->target, job->k, gm);
+        if (columns || pixels) { /* a new chunk of blocks computed together */
+            const int64_t per = columns ? width : FI_PIXEL_CHUNK;
+            if (b == chunk0 + chunk_n) {
+                chunk0 = b;
+                chunk_n = last - b < per ? last - b : per;
+                if (columns)
+                    kern->column_sums(pb, b, chunk_n, p, a->stride, job->target, ws->col_acc);
+                else
+                    kern->pixels(pb, a, b, chunk_n, job->target, job->k, rcond, ctx->atol,
+                                 pix_fi, pix_ok);
             }
-            if (fi__gram_fi(gm, K, pb->sqrt_prob, psum, rcond, ctx->atol, &fi_fast, &r) &&
+        }
+        if (pixels && pix_ok[b - chunk0]) {
+            job->out[b] = (job->flags & FI_ACCUMULATE) ? job->out[b] + pix_fi[b - chunk0]
+                                                       : pix_fi[b - chunk0];
+            continue;
+        }
+        if (rows || columns) {
+            fi_gram gm;
+            if (columns)
+                fi__column_gram(pb, ws->col_acc, chunk_n, b - chunk0, job->target != NULL,
+                                job->k, &gm);
+            else
+                kern->row_sums(pb, b * a->step, p, job->target, job->k, &gm);
+            if (fi__gram_fi(&gm, K, pb->sqrt_prob, psum, rcond, ctx->atol, &fi_fast, &r) &&
                 isfinite(fi_fast)) {
                 job->out[b] = (job->flags & FI_ACCUMULATE) ? job->out[b] + fi_fast : fi_fast;
                 continue;
@@ -265,7 +294,7 @@ static void ws_free(fi_context *ctx, direct_ws *ws)
     fi__free(&ctx->mem, ws->sigma);
     fi__free(&ctx->mem, ws->g);
     fi__free(&ctx->mem, ws->scratch);
-    fi__free(&ctx->mem, ws->gms);
+    fi__free(&ctx->mem, ws->col_raw);
 }
 
 static int ws_alloc(fi_context *ctx, const fi_problem *pb, const fi_layout *l, bool elements,
@@ -281,8 +310,16 @@ static int ws_alloc(fi_context *ctx, const fi_problem *pb, const fi_layout *l, b
     ws->W = fi__calloc(&ctx->mem, (size_t)(rmax * pmax), sizeof(double));
     ws->sigma = fi__calloc(&ctx->mem, (size_t)rmax, sizeof(double));
     ws->g = fi__calloc(&ctx->mem, (size_t)pmax, sizeof(double));
-    ws->gms = fi__calloc(&ctx->mem, (size_t)fi__stream_columns_per_pass(), sizeof *ws->gms);
-    return status == FI_OK && ws->scratch && ws->B && ws->W && ws->sigma && ws->g && ws->gms
+    const int64_t width = fi__column_width(K);
+    const bool columns = K <= FI_GRAM_MAX_K && !l->indexed && l->affine.step == 1 &&
+                         l->affine.stride > 1;
+    if (columns) {
+        ws->col_raw = fi__calloc(&ctx->mem, (size_t)(fi__column_entries(K) * width + 4),
+                                 sizeof(double));
+        ws->col_acc = (double *)(((uintptr_t)ws->col_raw + 31) & ~(uintptr_t)31);
+    }
+    return status == FI_OK && ws->scratch && ws->B && ws->W && ws->sigma && ws->g &&
+                   (!columns || ws->col_raw)
                ? FI_OK
                : FI_ERR_NOMEM;
 }

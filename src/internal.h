@@ -29,6 +29,7 @@ struct fi_context {
     int class_mode;  /* fi_class_mode */
     int threads;     /* >= 1 */
     int method;      /* fi_method */
+    int isa;         /* fi_isa */
     fi_allocator mem;
     char error[FI_ERRLEN];
 };

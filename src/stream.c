@@ -1,12 +1,11 @@
 /* Streaming kernels of fi_direct for the layouts that dominate real use, float32/float64
- * scores used as given (strict class mode): elements, contiguous blocks (rows, pixels) and
- * strided blocks (columns), the latter streamed row by row for a chunk of columns at a time.
- * Loops are written with fixed-order partial sums so that the compiler can vectorize them
- * and results stay bitwise identical for any thread count. */
+ * scores used as given (strict class mode): the scalar loop for strided elements, and the
+ * choice of the vectorized kernels of src/kernels.c. */
 #include "stream.h"
 
+#include "kernels.h"
+
 #define CHUNK 256 /* coordinates converted to double at a time */
-#define COLS 32   /* column blocks streamed together */
 
 static inline void load_row(fi_dtype dt, const void *base, int64_t off, int64_t len, int64_t inc,
                             double scale, double *dst)
@@ -60,74 +59,55 @@ void fi__stream_elements(const fi_problem *pb, const fi_layout *l, const void *t
     }
 }
 
-/* Sums of one block of contiguous (stride 1) or strided coordinates, chunk by chunk. */
-void fi__stream_block_sums(const fi_problem *pb, const fi_layout *l, int64_t b, const void *target,
-                           int64_t k, fi_gram *gm)
+const fi_kernels *fi__kernels(const fi_context *ctx)
 {
-    const int64_t K = pb->k_eff, p = l->affine.size, inc = l->affine.stride;
-    double x[FI_GRAM_MAX_K][CHUNK], g[CHUNK], m[CHUNK];
-    memset(gm, 0, sizeof *gm);
-    for (int64_t j0 = 0; j0 < p; j0 += CHUNK) {
-        const int64_t len = p - j0 < CHUNK ? p - j0 : CHUNK;
-        const int64_t off = b * l->affine.step + j0 * inc;
-        for (int64_t j = 0; j < len; j++) m[j] = 0;
-        for (int64_t i = 0; i < K; i++) {
-            load_row(pb->dtype, pb->scores, i * pb->ld + off, len, inc, pb->sqrt_prob[i], x[i]);
-            for (int64_t j = 0; j < len; j++) m[j] += pb->sqrt_prob[i] * x[i][j];
-        }
-        if (target) load_row(pb->dtype, target, off, len, inc, 1.0, g);
-        else
-            for (int64_t j = 0; j < len; j++) g[j] = x[k][j] / pb->sqrt_prob[k];
-        for (int64_t i = 0; i < K; i++) {
-            for (int64_t c = i; c < K; c++) {
-                double acc[8] = {0};
-                int64_t j = 0;
-                for (; j + 8 <= len; j += 8)
-                    for (int u = 0; u < 8; u++) acc[u] += x[i][j + u] * x[c][j + u];
-                for (; j < len; j++) acc[0] += x[i][j] * x[c][j];
-                gm->c[i * K + c] += ((acc[0] + acc[4]) + (acc[1] + acc[5])) +
-                                    ((acc[2] + acc[6]) + (acc[3] + acc[7]));
-            }
-            double acc[8] = {0};
-            int64_t j = 0;
-            for (; j + 8 <= len; j += 8)
-                for (int u = 0; u < 8; u++) acc[u] += x[i][j + u] * g[j + u];
-            for (; j < len; j++) acc[0] += x[i][j] * g[j];
-            gm->t[i] += ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
-        }
-        double acc = 0;
-        for (int64_t j = 0; j < len; j++) acc += m[j] * m[j];
-        gm->mean2 += acc;
+#if defined(__x86_64__) && defined(FI_HAVE_X86_KERNELS)
+    if (ctx->isa == FI_ISA_AUTO) {
+        __builtin_cpu_init(); /* idempotent; needed when called before constructors ran */
+        const bool avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+        if (avx2 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
+            __builtin_cpu_supports("avx512dq"))
+            return &fi__kernels_avx512;
+        if (avx2) return &fi__kernels_avx2;
     }
+#endif
+    (void)ctx;
+    return &fi__kernels_portable;
 }
 
-/* Sums of COLS strided blocks b0.. at once, streaming the coordinates j in order: for each j
- * the blocks' coordinates b*step + j*stride are contiguous when step == 1 (columns of a
- * row-major matrix), so every cache line read is used whole. */
-void fi__stream_column_sums(const fi_problem *pb, const fi_layout *l, int64_t b0, int64_t nb,
-                            const void *target, int64_t k, fi_gram *gm)
+/* C = D S D and t = D T with D = diag(sqrt P); a class target g = s_k has T_i = S_ik. */
+void fi__gram_from_sums(const fi_problem *pb, int64_t K, const double *S, const double *T,
+                        bool target, int64_t k, double mean2, fi_gram *gm)
 {
-    const int64_t K = pb->k_eff, p = l->affine.size, step = l->affine.step, inc = l->affine.stride;
-    double x[FI_GRAM_MAX_K][COLS], g[COLS];
-    for (int64_t b = 0; b < nb; b++) memset(&gm[b], 0, sizeof gm[b]);
-    for (int64_t j = 0; j < p; j++) {
-        const int64_t off = b0 * step + j * inc;
-        for (int64_t i = 0; i < K; i++)
-            load_row(pb->dtype, pb->scores, i * pb->ld + off, nb, step, pb->sqrt_prob[i], x[i]);
-        if (target) load_row(pb->dtype, target, off, nb, step, 1.0, g);
-        else
-            for (int64_t b = 0; b < nb; b++) g[b] = x[k][b] / pb->sqrt_prob[k];
-        for (int64_t b = 0; b < nb; b++) {
-            double m = 0;
-            for (int64_t i = 0; i < K; i++) m += pb->sqrt_prob[i] * x[i][b];
-            gm[b].mean2 += m * m;
-        }
-        for (int64_t i = 0; i < K; i++) {
-            for (int64_t c = i; c < K; c++)
-                for (int64_t b = 0; b < nb; b++) gm[b].c[i * K + c] += x[i][b] * x[c][b];
-            for (int64_t b = 0; b < nb; b++) gm[b].t[i] += x[i][b] * g[b];
-        }
+    const double *sp = pb->sqrt_prob;
+    for (int64_t i = 0; i < K; i++) {
+        for (int64_t c = i; c < K; c++) gm->c[i * K + c] = sp[i] * sp[c] * S[i * K + c];
+        gm->t[i] = sp[i] * (target ? T[i] : S[i < k ? i * K + k : k * K + i]);
     }
+    gm->mean2 = mean2;
 }
 
-int64_t fi__stream_columns_per_pass(void) { return COLS; }
+void fi__column_gram(const fi_problem *pb, const double *acc, int64_t nb, int64_t b, bool target,
+                     int64_t k, fi_gram *gm)
+{
+    /* entry e of block b: lane b % 4 of vector e of the entries of columns 4*(b/4).. */
+    const int64_t K = pb->k_eff, E = K * (K + 1) / 2, Et = fi__column_entries(K);
+    const double *a = acc + (b / 4) * Et * 4 + b % 4;
+    double S[FI_GRAM_MAX_K * FI_GRAM_MAX_K], T[FI_GRAM_MAX_K];
+    int64_t e = 0;
+    (void)nb;
+    for (int64_t i = 0; i < K; i++)
+        for (int64_t c = i; c < K; c++, e++) S[i * K + c] = a[e * 4];
+    for (int64_t i = 0; i < K; i++) T[i] = a[(E + i) * 4];
+    fi__gram_from_sums(pb, K, S, T, target, k, a[(E + K) * 4], gm);
+}
+
+int64_t fi__column_entries(int64_t K) { return K * (K + 1) / 2 + K + 1; }
+
+/* As many columns as keep the sums within 128 KiB (L2), a multiple of 4, at most 1024: wide
+ * enough that each row segment read is 4 KiB of float32 per class. */
+int64_t fi__column_width(int64_t K)
+{
+    const int64_t w = 16384 / fi__column_entries(K) / 4 * 4;
+    return w < 4 ? 4 : w > 1024 ? 1024 : w;
+}

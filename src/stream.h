@@ -11,12 +11,5 @@ bool fi__stream_supported(const fi_problem *pb, const fi_layout *l);
 void fi__stream_elements(const fi_problem *pb, const fi_layout *l, const void *target, int64_t k,
                          double rcond, double atol, int64_t first, int64_t last, double *out,
                          bool accumulate);
-/* Gram sums of block b (target NULL: class k). */
-void fi__stream_block_sums(const fi_problem *pb, const fi_layout *l, int64_t b, const void *target,
-                           int64_t k, fi_gram *gm);
-/* Gram sums of nb <= fi__stream_columns_per_pass() blocks b0.. streamed coordinate-major. */
-void fi__stream_column_sums(const fi_problem *pb, const fi_layout *l, int64_t b0, int64_t nb,
-                            const void *target, int64_t k, fi_gram *gm);
-int64_t fi__stream_columns_per_pass(void);
 
 #endif
