@@ -119,108 +119,121 @@ static bool gram_block(const direct_job *job, int64_t b, int64_t p, double psum,
     return fi__metric_fi(G, gv, p, rcond, job->ctx->atol, fi, &rank);
 }
 
-/* p > 1: factor W = diag(1/sigma) V^T per block and apply it to g[b]. */
+static inline void put(const direct_job *job, int64_t b, double fi)
+{
+    job->out[b] = (job->flags & FI_ACCUMULATE) ? job->out[b] + fi : fi;
+}
+
+/* Block b by the general path: the small kernels on a gathered block where they can decide,
+ * else W = diag(1/sigma) V^T (fast factor or SVD) applied to g. */
+static int block_general(const direct_job *job, direct_ws *ws, int64_t b, double psum, char *err)
+{
+    fi_context *ctx = job->ctx;
+    const fi_problem *pb = job->pb;
+    const fi_layout *l = job->l;
+    const int64_t K = pb->k_eff, p = fi__block_size(l, b);
+    const double rcond = fi__rcond(ctx, p, K);
+    double *W = ws->W, *sigma = ws->sigma, *g = ws->g, *scratch = ws->scratch, fi;
+    int64_t r = 0;
+    if (ctx->method == FI_METHOD_AUTO && K <= FI_GRAM_MAX_K &&
+        gram_block(job, b, p, psum, rcond, scratch, ws->B, &fi) && isfinite(fi)) {
+        put(job, b, fi);
+        return FI_OK;
+    }
+    if (!(ctx->method == FI_METHOD_AUTO &&
+          fi__fast_factor(pb, l, b, rcond, ctx->atol, scratch, &r, sigma, W))) {
+        if (!fi__gather_block(pb, l, b, ws->B, scratch)) {
+            snprintf(err, FI_ERRLEN, "non-finite score in block %lld", (long long)b);
+            return FI_ERR_NONFINITE;
+        }
+        int info = 0;
+        if (fi__svd_factor(ws->B, p, K, rcond, ctx->atol, &ws->sw, &r, sigma, W, &info) != FI_OK) {
+            snprintf(err, FI_ERRLEN, "LAPACK dgesvd failed on block %lld, info %d", (long long)b,
+                     info);
+            return FI_ERR_LAPACK;
+        }
+    }
+    for (int64_t j = 0; j < p; j++) {
+        const int64_t c = fi__block_coord(l, b, j);
+        if (job->target) {
+            g[j] = fi__load(pb->dtype, job->target, c);
+        } else {
+            fi__problem_scores_at(pb, c, scratch);
+            g[j] = scratch[job->k];
+        }
+    }
+    fi = 0;
+    for (int64_t q = 0; q < r; q++) {
+        double v = 0;
+        for (int64_t j = 0; j < p; j++) v += W[q * p + j] * g[j];
+        fi += v * v;
+    }
+    if (!isfinite(fi)) {
+        snprintf(err, FI_ERRLEN, "non-finite input in block %lld", (long long)b);
+        return FI_ERR_NONFINITE;
+    }
+    put(job, b, fi);
+    return FI_OK;
+}
+
+/* p > 1. Affine float32/float64 layouts stream through the vector kernels (rows: one block at
+ * a time; columns and pixels: a chunk of blocks at a time); whatever those cannot decide, and
+ * every other layout, takes block_general. */
 static int blocks_range(void *arg, int64_t first, int64_t last, int worker, char *err)
 {
     const direct_job *job = arg;
     fi_context *ctx = job->ctx;
     const fi_problem *pb = job->pb;
-    const fi_layout *l = job->l;
     const int64_t K = pb->k_eff;
     direct_ws *ws = &job->ws[worker];
-    fi_svd_work sw = ws->sw;
-    double *B = ws->B, *W = ws->W, *sigma = ws->sigma, *g = ws->g, *scratch = ws->scratch;
-    int status = FI_OK;
-    const fi_blocks *a = &l->affine;
-    const bool small_k = ctx->method == FI_METHOD_AUTO && K <= FI_GRAM_MAX_K;
-    const bool stream = small_k && fi__stream_supported(pb, l);
+    const fi_blocks *a = &job->l->affine;
+    const bool stream = ctx->method == FI_METHOD_AUTO && fi__stream_supported(pb, job->l);
     const bool rows = stream && a->size >= K && a->stride == 1;
     const bool columns = stream && a->size >= K && a->step == 1 && a->stride > 1;
     const bool pixels = stream && a->size < K && a->size >= 2 && a->size <= 4;
     const fi_kernels *kern = fi__kernels(ctx);
-    const int64_t width = fi__column_width(K);
-    int64_t chunk0 = first, chunk_n = 0; /* blocks of the current column or pixel chunk */
-    double pix_fi[FI_PIXEL_CHUNK];
-    unsigned char pix_ok[FI_PIXEL_CHUNK];
     double psum = 0;
     for (int64_t i = 0; i < K; i++) psum += pb->prob[i];
-    for (int64_t b = first; b < last; b++) {
-        const int64_t p = fi__block_size(l, b);
-        const double rcond = fi__rcond(ctx, p, K);
-        int64_t r = 0;
-        double fi_fast;
-        if (columns || pixels) { /* a new chunk of blocks computed together */
-            const int64_t per = columns ? width : FI_PIXEL_CHUNK;
-            if (b == chunk0 + chunk_n) {
-                chunk0 = b;
-                chunk_n = last - b < per ? last - b : per;
-                if (columns)
-                    kern->column_sums(pb, b, chunk_n, p, a->stride, job->target, ws->col_acc);
-                else
-                    kern->pixels(pb, a, b, chunk_n, job->target, job->k, rcond, ctx->atol,
-                                 pix_fi, pix_ok);
+    int status = FI_OK;
+    if (pixels) {
+        const double rcond = fi__rcond(ctx, a->size, K);
+        double fi[FI_PIXEL_CHUNK];
+        unsigned char ok[FI_PIXEL_CHUNK];
+        for (int64_t b0 = first; b0 < last && status == FI_OK; b0 += FI_PIXEL_CHUNK) {
+            const int64_t nb = last - b0 < FI_PIXEL_CHUNK ? last - b0 : FI_PIXEL_CHUNK;
+            kern->pixels(pb, a, b0, nb, job->target, job->k, rcond, ctx->atol, fi, ok);
+            for (int64_t j = 0; j < nb && status == FI_OK; j++) {
+                if (ok[j]) put(job, b0 + j, fi[j]);
+                else status = block_general(job, ws, b0 + j, psum, err);
             }
         }
-        if (pixels && pix_ok[b - chunk0]) {
-            job->out[b] = (job->flags & FI_ACCUMULATE) ? job->out[b] + pix_fi[b - chunk0]
-                                                       : pix_fi[b - chunk0];
-            continue;
-        }
-        if (rows || columns) {
-            fi_gram gm;
-            if (columns)
-                fi__column_gram(pb, ws->col_acc, chunk_n, b - chunk0, job->target != NULL,
-                                job->k, &gm);
-            else
-                kern->row_sums(pb, b * a->step, p, job->target, job->k, &gm);
-            if (fi__gram_fi(&gm, K, pb->sqrt_prob, psum, rcond, ctx->atol, &fi_fast, &r) &&
-                isfinite(fi_fast)) {
-                job->out[b] = (job->flags & FI_ACCUMULATE) ? job->out[b] + fi_fast : fi_fast;
-                continue;
-            }
-        } else if (small_k && gram_block(job, b, p, psum, rcond, scratch, B, &fi_fast) &&
-                   isfinite(fi_fast)) {
-            job->out[b] = (job->flags & FI_ACCUMULATE) ? job->out[b] + fi_fast : fi_fast;
-            continue;
-        }
-        if (!(ctx->method == FI_METHOD_AUTO &&
-              fi__fast_factor(pb, l, b, rcond, ctx->atol, scratch, &r, sigma, W))) {
-            if (!fi__gather_block(pb, l, b, B, scratch)) {
-                snprintf(err, FI_ERRLEN, "non-finite score in block %lld", (long long)b);
-                status = FI_ERR_NONFINITE;
-                goto done;
-            }
-            int info = 0;
-            if (fi__svd_factor(B, p, K, rcond, ctx->atol, &sw, &r, sigma, W, &info) != FI_OK) {
-                snprintf(err, FI_ERRLEN, "LAPACK dgesvd failed on block %lld, info %d",
-                         (long long)b, info);
-                status = FI_ERR_LAPACK;
-                goto done;
-            }
-        }
-        for (int64_t j = 0; j < p; j++) {
-            const int64_t c = fi__block_coord(l, b, j);
-            if (job->target) {
-                g[j] = fi__load(pb->dtype, job->target, c);
-            } else {
-                fi__problem_scores_at(pb, c, scratch);
-                g[j] = scratch[job->k];
-            }
-        }
-        double fi = 0;
-        for (int64_t q = 0; q < r; q++) {
-            double v = 0;
-            for (int64_t j = 0; j < p; j++) v += W[q * p + j] * g[j];
-            fi += v * v;
-        }
-        if (!isfinite(fi)) {
-            snprintf(err, FI_ERRLEN, "non-finite input in block %lld", (long long)b);
-            status = FI_ERR_NONFINITE;
-            goto done;
-        }
-        job->out[b] = (job->flags & FI_ACCUMULATE) ? job->out[b] + fi : fi;
+        return status;
     }
-done:
+    if (rows || columns) {
+        const double rcond = fi__rcond(ctx, a->size, K);
+        const int64_t width = columns ? fi__column_width(K) : 1;
+        for (int64_t b0 = first; b0 < last && status == FI_OK; b0 += width) {
+            const int64_t nb = last - b0 < width ? last - b0 : width;
+            if (columns) kern->column_sums(pb, b0, nb, a->size, a->stride, job->target, ws->col_acc);
+            for (int64_t j = 0; j < nb && status == FI_OK; j++) {
+                fi_gram gm;
+                double fi;
+                int64_t r;
+                if (columns)
+                    fi__column_gram(pb, ws->col_acc, nb, j, job->target != NULL, job->k, &gm);
+                else
+                    kern->row_sums(pb, b0 * a->step, a->size, job->target, job->k, &gm);
+                if (fi__gram_fi(&gm, K, pb->sqrt_prob, psum, rcond, ctx->atol, &fi, &r) &&
+                    isfinite(fi))
+                    put(job, b0 + j, fi);
+                else
+                    status = block_general(job, ws, b0 + j, psum, err);
+            }
+        }
+        return status;
+    }
+    for (int64_t b = first; b < last && status == FI_OK; b++)
+        status = block_general(job, ws, b, psum, err);
     return status;
 }
 
