@@ -25,6 +25,7 @@ typedef struct direct_job {
     double *out;
     unsigned flags;
     int64_t pmax;
+    bool check; /* verify a block's inputs before the general path trusts them */
     direct_ws *ws; /* one per worker */
 } direct_job;
 
@@ -124,6 +125,39 @@ static inline void put(const direct_job *job, int64_t b, double fi)
     job->out[b] = (job->flags & FI_ACCUMULATE) ? job->out[b] + fi : fi;
 }
 
+/* FI_OK, or FI_ERR_NONFINITE with the first non-finite input of block b named in err. */
+static int block_inputs_finite(const fi_problem *pb, const fi_layout *l, int64_t b,
+                               const void *target, char *err)
+{
+    const int64_t p = fi__block_size(l, b);
+    for (int64_t j = 0; j < p; j++) {
+        const int64_t c = fi__block_coord(l, b, j);
+        for (int64_t i = 0; i < pb->k_in; i++)
+            if (!isfinite(fi__load(pb->dtype, pb->scores, i * pb->ld + c))) {
+                snprintf(err, FI_ERRLEN, "score of class %lld at coordinate %lld is not finite",
+                         (long long)i, (long long)c);
+                return FI_ERR_NONFINITE;
+            }
+        if (target && !isfinite(fi__load(pb->dtype, target, c))) {
+            snprintf(err, FI_ERRLEN, "target[%lld] is not finite", (long long)c);
+            return FI_ERR_NONFINITE;
+        }
+    }
+    return FI_OK;
+}
+
+/* Finite sums: every input of the block was finite (each one reaches a diagonal sum of
+ * squares, or a target product, where inf and NaN cannot cancel). */
+static bool gram_finite(const fi_gram *gm, int64_t K)
+{
+    double acc = gm->mean2 * 0;
+    for (int64_t i = 0; i < K; i++) {
+        acc += gm->t[i] * 0;
+        for (int64_t c = i; c < K; c++) acc += gm->c[i * K + c] * 0;
+    }
+    return acc == 0; /* x * 0 is NaN exactly for non-finite x */
+}
+
 /* Block b by the general path: the small kernels on a gathered block where they can decide,
  * else W = diag(1/sigma) V^T (fast factor or SVD) applied to g. */
 static int block_general(const direct_job *job, direct_ws *ws, int64_t b, double psum, char *err)
@@ -135,6 +169,10 @@ static int block_general(const direct_job *job, direct_ws *ws, int64_t b, double
     const double rcond = fi__rcond(ctx, p, K);
     double *W = ws->W, *sigma = ws->sigma, *g = ws->g, *scratch = ws->scratch, fi;
     int64_t r = 0;
+    if (job->check) {
+        const int status = block_inputs_finite(pb, l, b, job->target, err);
+        if (status != FI_OK) return status;
+    }
     if (ctx->method == FI_METHOD_AUTO && K <= FI_GRAM_MAX_K &&
         gram_block(job, b, p, psum, rcond, scratch, ws->B, &fi) && isfinite(fi)) {
         put(job, b, fi);
@@ -223,7 +261,8 @@ static int blocks_range(void *arg, int64_t first, int64_t last, int worker, char
                     fi__column_gram(pb, ws->col_acc, nb, j, job->target != NULL, job->k, &gm);
                 else
                     kern->row_sums(pb, b0 * a->step, a->size, job->target, job->k, &gm);
-                if (fi__gram_fi(&gm, K, pb->sqrt_prob, psum, rcond, ctx->atol, &fi, &r) &&
+                if (gram_finite(&gm, K) &&
+                    fi__gram_fi(&gm, K, pb->sqrt_prob, psum, rcond, ctx->atol, &fi, &r) &&
                     isfinite(fi))
                     put(job, b0 + j, fi);
                 else
@@ -266,7 +305,7 @@ static bool dense_layout(const fi_layout *l)
     return (a->stride == 1 && a->step == a->size) || (a->step == 1 && a->stride == a->count);
 }
 
-/* Every value a block reads must be finite before out is touched (unless FI_SINGLE_PASS). */
+/* Every value an element reads must be finite before out is touched (unless FI_SINGLE_PASS). */
 static int check_inputs(fi_context *ctx, const fi_problem *pb, const fi_layout *l,
                         const void *target)
 {
@@ -283,19 +322,10 @@ static int check_inputs(fi_context *ctx, const fi_problem *pb, const fi_layout *
         if (c >= 0) return fi__fail(ctx, FI_ERR_NONFINITE, "target[%lld] is not finite", (long long)c);
         return FI_OK;
     }
-    for (int64_t b = 0; b < l->count; b++) {
-        const int64_t p = fi__block_size(l, b);
-        for (int64_t j = 0; j < p; j++) {
-            const int64_t c = fi__block_coord(l, b, j);
-            for (int64_t i = 0; i < pb->k_in; i++)
-                if (!isfinite(fi__load(pb->dtype, pb->scores, i * pb->ld + c)))
-                    return fi__fail(ctx, FI_ERR_NONFINITE,
-                                    "score of class %lld at coordinate %lld is not finite",
-                                    (long long)i, (long long)c);
-            if (target && !isfinite(fi__load(pb->dtype, target, c)))
-                return fi__fail(ctx, FI_ERR_NONFINITE, "target[%lld] is not finite", (long long)c);
-        }
-    }
+    char err[FI_ERRLEN];
+    for (int64_t b = 0; b < l->count; b++)
+        if (block_inputs_finite(pb, l, b, target, err) != FI_OK)
+            return fi__fail(ctx, FI_ERR_NONFINITE, "%s", err);
     return FI_OK;
 }
 
@@ -346,15 +376,24 @@ static int direct(fi_context *ctx, const fi_problem *pb, const fi_layout *l, con
     if (!target && (target_class < 0 || target_class >= pb->k_eff))
         return fi__fail(ctx, FI_ERR_CLASS, "target_class %lld outside [0, %lld) (target is NULL)",
                         (long long)target_class, (long long)pb->k_eff);
-    if (!(flags & FI_SINGLE_PASS)) {
+    /* Untouched out on non-finite input: elements are checked in a pass of their own (their
+     * out is as large as the input); blocks verify their inputs as they are computed, into a
+     * buffer of one double per block that reaches out only when every block succeeded. */
+    const bool elements = !l->indexed && l->affine.size == 1;
+    const bool buffered = !elements && !(flags & FI_SINGLE_PASS);
+    if (elements && !(flags & FI_SINGLE_PASS)) {
         status = check_inputs(ctx, pb, l, target);
         if (status != FI_OK) return status;
     }
-    const bool elements = !l->indexed && l->affine.size == 1;
     const int workers = (int)(l->count < ctx->threads ? l->count : ctx->threads);
-    direct_job job = {ctx, pb, l, target, target_class, out, flags, l->max_size, NULL};
+    direct_job job = {ctx, pb, l, target, target_class, out, flags, l->max_size, !elements, NULL};
+    double *results = buffered ? fi__calloc(&ctx->mem, (size_t)l->count, sizeof(double)) : NULL;
+    if (buffered) {
+        job.out = results;
+        job.flags &= ~FI_ACCUMULATE;
+    }
     job.ws = fi__calloc(&ctx->mem, (size_t)workers, sizeof *job.ws);
-    status = job.ws ? FI_OK : FI_ERR_NOMEM;
+    status = job.ws && (results || !buffered) ? FI_OK : FI_ERR_NOMEM;
     for (int t = 0; t < workers && status == FI_OK; t++)
         status = ws_alloc(ctx, pb, l, elements, &job.ws[t]);
     if (status == FI_OK)
@@ -362,10 +401,14 @@ static int direct(fi_context *ctx, const fi_problem *pb, const fi_layout *l, con
                                   elements ? elements_range : blocks_range, &job);
     else
         fi__fail(ctx, FI_ERR_NOMEM, "out of memory for the workspaces of %d workers (blocks of "
-                 "up to %lld coordinates, %lld classes)", workers, (long long)l->max_size,
-                 (long long)pb->k_eff);
+                 "up to %lld coordinates, %lld classes) and %lld results", workers,
+                 (long long)l->max_size, (long long)pb->k_eff, (long long)(buffered ? l->count : 0));
     for (int t = 0; job.ws && t < workers; t++) ws_free(ctx, &job.ws[t]);
     fi__free(&ctx->mem, job.ws);
+    if (status == FI_OK && buffered)
+        for (int64_t b = 0; b < l->count; b++)
+            out[b] = (flags & FI_ACCUMULATE) ? out[b] + results[b] : results[b];
+    fi__free(&ctx->mem, results);
     if (status == FI_OK) fi__ok(ctx);
     return status;
 }

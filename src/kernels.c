@@ -97,7 +97,18 @@ INLINE v4l element_vec(const int K, const fi_dtype dt, const bool has_target, co
     return ok;
 }
 
-enum { ELEM_CHUNK = 256 };
+enum { ELEM_CHUNK = 256, STREAM_MIN = 1 << 20 };
+
+#ifdef __AVX2__
+#define STREAMING_STORES 1
+INLINE void store_fence(bool streamed)
+{
+    if (streamed) _mm_sfence();
+}
+#else
+#define STREAMING_STORES 0
+INLINE void store_fence(bool streamed) { (void)streamed; }
+#endif
 
 INLINE int64_t elements_k(const int K, const fi_dtype dt, const bool has_target,
                           const fi_problem *pb, const void *target, int64_t k, double rcond,
@@ -106,8 +117,15 @@ INLINE int64_t elements_k(const int K, const fi_dtype dt, const bool has_target,
     const v4d floor2 = splat(rcond < 1 ? atol * atol : INFINITY);
     v4d P[FI_GRAM_MAX_K];
     for (int i = 0; i < K; i++) P[i] = splat(pb->prob[i]);
-    for (int64_t b0 = first; b0 < last; b0 += ELEM_CHUNK) {
-        const int64_t len = last - b0 < ELEM_CHUNK ? last - b0 : ELEM_CHUNK;
+    /* Outputs far beyond the caches bypass them (no read for ownership of out): a first chunk
+     * of up to 3 elements brings the vectors to 32-byte alignment. Lanes are independent, so
+     * how elements are grouped never changes a value. */
+    const bool stream_out = STREAMING_STORES && !accumulate && last - first >= STREAM_MIN &&
+                            ((uintptr_t)out & 7) == 0;
+    const int64_t head = stream_out ? (int64_t)((32 - ((uintptr_t)(out + first) & 31)) & 31) / 8 : 0;
+    int64_t bad_at = -1, len;
+    for (int64_t b0 = first; b0 < last && bad_at < 0; b0 += len) {
+        len = b0 == first && head ? head : last - b0 < ELEM_CHUNK ? last - b0 : ELEM_CHUNK;
         v4l bad = {0, 0, 0, 0};
         for (int64_t j = 0; j < len; j += W) {
             const int64_t n = len - j < W ? len - j : W;
@@ -116,16 +134,23 @@ INLINE int64_t elements_k(const int K, const fi_dtype dt, const bool has_target,
             for (int64_t l = n; l < W; l++) ok[l] = -1; /* padding lanes */
             bad |= ~ok;
             if (accumulate) r += load_n(FI_F64, out, b0 + j, n);
+#ifdef __AVX2__
+            if (stream_out && n == W) {
+                _mm256_stream_pd(out + b0 + j, (__m256d)r);
+                continue;
+            }
+#endif
             store_n(out + b0 + j, r, n);
         }
         if (!(bad[0] | bad[1] | bad[2] | bad[3])) continue;
         /* zero, extreme or non-finite lanes: the same vectors again tell which, and the
          * scalar closed form (with rescaling) adds their value to the 0 written for them */
-        for (int64_t j = 0; j < len; j += W) {
+        store_fence(stream_out);
+        for (int64_t j = 0; j < len && bad_at < 0; j += W) {
             const int64_t n = len - j < W ? len - j : W;
             v4d r;
             const v4l ok = element_vec(K, dt, has_target, pb, target, k, P, floor2, b0 + j, n, &r);
-            for (int64_t l = 0; l < n; l++) {
+            for (int64_t l = 0; l < n && bad_at < 0; l++) {
                 if (ok[l]) continue;
                 const int64_t c = b0 + j + l;
                 double s[FI_GRAM_MAX_K] = {0};
@@ -135,12 +160,13 @@ INLINE int64_t elements_k(const int K, const fi_dtype dt, const bool has_target,
                     finite = finite && isfinite(s[i]);
                 }
                 const double gj = has_target ? fi__load(dt, target, c) : s[k];
-                if (!finite || !isfinite(gj)) return c;
-                out[c] += fi__element_fi(pb->prob, s, K, gj, rcond, atol);
+                if (!finite || !isfinite(gj)) bad_at = c;
+                else out[c] += fi__element_fi(pb->prob, s, K, gj, rcond, atol);
             }
         }
     }
-    return -1;
+    store_fence(stream_out); /* the streaming stores are visible before the caller reads out */
+    return bad_at;
 }
 
 #define ELEMENTS(K_, DT_, T_) \
