@@ -271,8 +271,24 @@ static int blocks_range(void *arg, int64_t first, int64_t last, int worker, char
         }
         return status;
     }
-    for (int64_t b = first; b < last && status == FI_OK; b++)
-        status = block_general(job, ws, b, psum, err);
+    const bool gathered = ctx->method == FI_METHOD_AUTO && job->l->indexed &&
+                          pb->adjust == FI_ADJUST_NONE &&
+                          (pb->dtype == FI_F32 || pb->dtype == FI_F64);
+    for (int64_t b = first; b < last && status == FI_OK; b++) {
+        const int64_t p = fi__block_size(job->l, b);
+        fi_gram gm;
+        double fi;
+        int64_t r;
+        if (gathered && p >= K &&
+            kern->index_sums(pb, job->l->indices + job->l->offsets[b], p, job->target, job->k,
+                             &gm) &&
+            gram_finite(&gm, K) &&
+            fi__gram_fi(&gm, K, pb->sqrt_prob, psum, fi__rcond(ctx, p, K), ctx->atol, &fi, &r) &&
+            isfinite(fi))
+            put(job, b, fi);
+        else
+            status = block_general(job, ws, b, psum, err);
+    }
     return status;
 }
 

@@ -67,6 +67,11 @@ INLINE v4d load_n(fi_dtype dt, const void *base, int64_t i, int64_t n)
     return n == W ? load4(dt, base, i) : load_part(dt, base, i, n);
 }
 
+INLINE double load1(fi_dtype dt, const void *base, int64_t i)
+{
+    return dt == FI_F32 ? (double)((const float *)base)[i] : ((const double *)base)[i];
+}
+
 INLINE void store_n(double *dst, v4d v, int64_t n)
 {
     if (n == W) {
@@ -188,15 +193,25 @@ static int64_t elements(const fi_problem *pb, const void *target, int64_t k, dou
 
 /* ------------------------------------------------------------------ contiguous blocks */
 
-/* One vector of 4 coordinates j.. into the register sums of a block (K <= 4). */
-INLINE void row_step(const int K, const fi_dtype dt, const bool has_target, const fi_problem *pb,
-                     const void *target, int64_t c, int64_t n, const v4d *P, v4d S[4][4],
-                     v4d *T, v4d *M)
+/* 4 coordinates idx[0..n) (zero lanes beyond n) */
+INLINE v4d gather_n(fi_dtype dt, const void *base, int64_t row, const int64_t *idx, int64_t n)
+{
+    v4d x = splat(0);
+    for (int64_t l = 0; l < n; l++) x[l] = load1(dt, base, row + idx[l]);
+    return x;
+}
+
+/* One vector of 4 coordinates into the register sums of a block (K <= 4): c.. (contiguous) or
+ * idx[0..n) (gathered). */
+INLINE void row_step(const int K, const fi_dtype dt, const bool has_target, const bool gathered,
+                     const fi_problem *pb, const void *target, int64_t c, const int64_t *idx,
+                     int64_t n, const v4d *P, v4d S[4][4], v4d *T, v4d *M)
 {
     v4d x[4], m = splat(0);
 #pragma GCC unroll 4
     for (int i = 0; i < K; i++) {
-        x[i] = load_n(dt, pb->scores, i * pb->ld + c, n);
+        x[i] = gathered ? gather_n(dt, pb->scores, i * pb->ld, idx, n)
+                        : load_n(dt, pb->scores, i * pb->ld + c, n);
         m += P[i] * x[i];
     }
     *M += m * m;
@@ -205,7 +220,7 @@ INLINE void row_step(const int K, const fi_dtype dt, const bool has_target, cons
 #pragma GCC unroll 4
         for (int q = i; q < K; q++) S[i][q] += x[i] * x[q];
     if (has_target) {
-        const v4d g = load_n(dt, target, c, n);
+        const v4d g = gathered ? gather_n(dt, target, 0, idx, n) : load_n(dt, target, c, n);
 #pragma GCC unroll 4
         for (int i = 0; i < K; i++) T[i] += x[i] * g;
     }
@@ -213,8 +228,9 @@ INLINE void row_step(const int K, const fi_dtype dt, const bool has_target, cons
 
 /* K <= 4: all sums stay in registers for the whole block. */
 INLINE void row_sums_small(const int K, const fi_dtype dt, const bool has_target,
-                           const fi_problem *pb, int64_t c0, int64_t p, const void *target,
-                           int64_t k, fi_gram *gm)
+                           const bool gathered, const fi_problem *pb, int64_t c0,
+                           const int64_t *idx, int64_t p, const void *target, int64_t k,
+                           fi_gram *gm)
 {
     v4d S[4][4], T[4], M = splat(0), P[4];
 #pragma GCC unroll 4
@@ -225,8 +241,9 @@ INLINE void row_sums_small(const int K, const fi_dtype dt, const bool has_target
         for (int q = 0; q < K; q++) S[i][q] = splat(0);
     }
     int64_t j = 0;
-    for (; j + W <= p; j += W) row_step(K, dt, has_target, pb, target, c0 + j, W, P, S, T, &M);
-    if (j < p) row_step(K, dt, has_target, pb, target, c0 + j, p - j, P, S, T, &M);
+    for (; j + W <= p; j += W)
+        row_step(K, dt, has_target, gathered, pb, target, c0 + j, idx + j, W, P, S, T, &M);
+    if (j < p) row_step(K, dt, has_target, gathered, pb, target, c0 + j, idx + j, p - j, P, S, T, &M);
     double s[16] = {0}, t[4] = {0};
     for (int i = 0; i < K; i++) {
         t[i] = hsum(T[i]);
@@ -235,7 +252,7 @@ INLINE void row_sums_small(const int K, const fi_dtype dt, const bool has_target
     fi__gram_from_sums(pb, K, s, t, has_target, k, hsum(M), gm);
 }
 
-#define ROWS(K_, DT_, T_) row_sums_small(K_, DT_, T_, pb, c0, p, target, k, gm)
+#define ROWS(K_, DT_, T_) row_sums_small(K_, DT_, T_, false, pb, c0, NULL, p, target, k, gm)
 #define ROWS_T(K_, DT_) (target ? ROWS(K_, DT_, true) : ROWS(K_, DT_, false))
 #define ROWS_DT(K_) (pb->dtype == FI_F32 ? ROWS_T(K_, FI_F32) : ROWS_T(K_, FI_F64))
 
@@ -308,6 +325,22 @@ static void row_sums(const fi_problem *pb, int64_t c0, int64_t p, const void *ta
     case 3: ROWS_DT(3); break;
     case 4: ROWS_DT(4); break;
     default: row_sums_general(pb, c0, p, target, k, gm); break;
+    }
+}
+
+#define IDX(K_, DT_, T_) row_sums_small(K_, DT_, T_, true, pb, 0, idx, p, target, k, gm)
+#define IDX_T(K_, DT_) (target ? IDX(K_, DT_, true) : IDX(K_, DT_, false))
+#define IDX_DT(K_) (pb->dtype == FI_F32 ? IDX_T(K_, FI_F32) : IDX_T(K_, FI_F64))
+
+static bool index_sums(const fi_problem *pb, const int64_t *idx, int64_t p, const void *target,
+                       int64_t k, fi_gram *gm)
+{
+    switch (pb->k_eff) {
+    case 1: IDX_DT(1); return true;
+    case 2: IDX_DT(2); return true;
+    case 3: IDX_DT(3); return true;
+    case 4: IDX_DT(4); return true;
+    default: return false;
     }
 }
 
@@ -410,11 +443,6 @@ static void column_sums(const fi_problem *pb, int64_t c0, int64_t nb, int64_t p,
  * error below about (K + p) * eps * kappa(G) <= 20 * 1.1e-16 * 1e4 = 2.2e-11 here; p is tiny,
  * unlike the Gram path of src/gram.c, whose error grows with p and keeps kappa <= 1e3. */
 #define PIXEL_MAX_COND 1e4
-
-INLINE double load1(fi_dtype dt, const void *base, int64_t i)
-{
-    return dt == FI_F32 ? (double)((const float *)base)[i] : ((const double *)base)[i];
-}
 
 /* x[a] = coordinate a of the n <= 4 blocks b.. (zero lanes beyond n). Dense layouts (step p,
  * stride 1: HWC pixels) read the 4p values with vector loads and transpose them. */
@@ -530,4 +558,5 @@ static void pixels(const fi_problem *pb, const fi_blocks *bl, int64_t b0, int64_
     }
 }
 
-const fi_kernels KERNEL_TABLE = {STR(FI_KERNEL_ISA), elements, row_sums, column_sums, pixels};
+const fi_kernels KERNEL_TABLE = {STR(FI_KERNEL_ISA), elements, row_sums, column_sums, pixels,
+                                  index_sums};

@@ -32,6 +32,9 @@ typedef struct fi_kernels {
     void (*pixels)(const fi_problem *pb, const fi_blocks *bl, int64_t b0, int64_t nb,
                    const void *target, int64_t k, double rcond, double atol, double *fi,
                    unsigned char *ok);
+    /* Gram sums of one block of p coordinates idx[0..p); false (nothing done) when K > 4. */
+    bool (*index_sums)(const fi_problem *pb, const int64_t *idx, int64_t p, const void *target,
+                       int64_t k, fi_gram *gm);
 } fi_kernels;
 
 extern const fi_kernels fi__kernels_portable;
