@@ -113,15 +113,77 @@ static int even_exponent(const double *A, int count)
     return e & ~1;
 }
 
-int fi__gram_factor(const fi_gram *gm, int64_t K, const double *sqrt_prob, double psum,
-                    double rcond, double atol, double *lam, double *U, int64_t *rank)
+/* Cholesky of a small SPD G = L L^T, accepted only when the safe bounds
+ * lambda_min >= 1/|L^-1|_F^2 and lambda_max <= trace(G) prove full rank under the rank rule and
+ * kappa(G) <= 1/FI_GRAM_MIN_RATIO: then Li holds L^-1 (lower, row-major p x p). Returns 0 when
+ * the bounds do not prove it. */
+static int cholesky_bounded(const double *G, int p, double rcond, double atol, double *Li)
 {
-    double C[FI_GRAM_MAX_K * FI_GRAM_MAX_K], w[FI_GRAM_MAX_K], E[FI_GRAM_MAX_K * FI_GRAM_MAX_K];
+    double L[FI_GRAM_MAX_K * FI_GRAM_MAX_K] = {0};
+    double trace = 0;
+    for (int i = 0; i < p; i++) {
+        trace += G[i * p + i];
+        for (int j = 0; j <= i; j++) {
+            double x = G[i * p + j];
+            for (int k = 0; k < j; k++) x -= L[i * p + k] * L[j * p + k];
+            if (i == j) {
+                if (!(x > 0)) return 0;
+                L[i * p + i] = sqrt(x);
+            } else {
+                L[i * p + j] = x / L[j * p + j];
+            }
+        }
+    }
+    double fro = 0;
+    memset(Li, 0, sizeof(double) * (size_t)(p * p));
+    for (int j = 0; j < p; j++) { /* columns of L^-1 by forward substitution */
+        for (int i = j; i < p; i++) {
+            double x = i == j ? 1.0 : 0.0;
+            for (int k = j; k < i; k++) x -= L[i * p + k] * Li[k * p + j];
+            Li[i * p + j] = x / L[i * p + i];
+            fro += Li[i * p + j] * Li[i * p + j];
+        }
+    }
+    const double lmin = 1 / fro, lmax = trace;
+    const double cut = fmax(atol, rcond * sqrt(lmax));
+    return lmin >= FI_GRAM_MIN_RATIO * lmax && sqrt(lmin) > (1 + FI_GRAM_CUT_MARGIN) * cut;
+}
+
+/* FI = g^T G^-1 g = |L^-1 g|^2 of a metric the bounds accept. */
+static int cholesky_fi(const double *G, const double *g, int p, double rcond, double atol,
+                       double *fi)
+{
+    double Li[FI_GRAM_MAX_K * FI_GRAM_MAX_K], acc = 0;
+    if (!cholesky_bounded(G, p, rcond, atol, Li)) return 0;
+    for (int i = 0; i < p; i++) {
+        double x = 0;
+        for (int k = 0; k <= i; k++) x += Li[i * p + k] * g[k];
+        acc += x * x;
+    }
+    *fi = acc;
+    return 1;
+}
+
+/* The Gram of a block ready for the eigensolver: C (m x m, row-major) scaled by 2^-e (e even),
+ * t by 2^-e, and, when the softmax null direction q is below the rank cut-off, both reflected
+ * by H (Householder vector v) with that direction dropped: m = K - 1. */
+typedef struct prepared {
+    double C[FI_GRAM_MAX_K * FI_GRAM_MAX_K], t[FI_GRAM_MAX_K], v[FI_GRAM_MAX_K];
+    int m, e;
+    bool deflate;
+    double atol; /* scaled with C */
+} prepared;
+
+static void prepare(const fi_gram *gm, int64_t K, const double *sqrt_prob, double psum,
+                    double rcond, double atol, prepared *pr)
+{
+    double *C = pr->C, *v = pr->v;
     const int n = (int)K;
     for (int i = 0; i < n; i++)
         for (int j = 0; j < n; j++) C[i * n + j] = gm->c[i <= j ? i * n + j : j * n + i];
     const int e = even_exponent(C, n * n);
     for (int i = 0; i < n * n; i++) C[i] = ldexp(C[i], -e);
+    for (int i = 0; i < n; i++) pr->t[i] = ldexp(gm->t[i], -e);
     const double mean2 = ldexp(gm->mean2, -e);
     atol = ldexp(atol, -e / 2);
     double lmax_est = 0;
@@ -129,19 +191,34 @@ int fi__gram_factor(const fi_gram *gm, int64_t K, const double *sqrt_prob, doubl
     const double smax_est = sqrt(lmax_est); /* within sqrt(K) of sigma_max */
     /* |B q|^2 = sum_c m_c^2 / sum P with m_c = sum_i P_i s_i(c). */
     const double bq = sqrt(mean2 / psum);
-    double v[FI_GRAM_MAX_K], zero[FI_GRAM_MAX_K] = {0};
-    const bool deflate = n >= 3 && bq <= fmax(atol, rcond * smax_est / sqrt((double)n));
-    int m = n, keep[FI_GRAM_MAX_K];
-    if (deflate) {
+    pr->deflate = n >= 3 && bq <= fmax(atol, rcond * smax_est / sqrt((double)n));
+    pr->m = n;
+    pr->e = e;
+    pr->atol = atol;
+    for (int i = 0; i < n; i++) v[i] = 0;
+    if (pr->deflate) {
         const double nq = sqrt(psum);
         for (int i = 0; i < n; i++) v[i] = sqrt_prob[i] / nq;
         v[0] += v[0] >= 0 ? 1 : -1;
-        reflect(C, zero, n, v);
+        reflect(C, pr->t, n, v);
         /* drop the first row and column: the null direction */
-        m = n - 1;
-        for (int i = 0; i < m; i++)
-            for (int j = 0; j < m; j++) C[i * m + j] = C[(i + 1) * n + j + 1];
+        pr->m = n - 1;
+        for (int i = 0; i < pr->m; i++)
+            for (int j = 0; j < pr->m; j++) C[i * pr->m + j] = C[(i + 1) * n + j + 1];
+        for (int i = 0; i < pr->m; i++) pr->t[i] = pr->t[i + 1];
     }
+}
+
+int fi__gram_factor(const fi_gram *gm, int64_t K, const double *sqrt_prob, double psum,
+                    double rcond, double atol, double *lam, double *U, int64_t *rank)
+{
+    prepared pr;
+    prepare(gm, K, sqrt_prob, psum, rcond, atol, &pr);
+    double *C = pr.C, *v = pr.v, w[FI_GRAM_MAX_K], E[FI_GRAM_MAX_K * FI_GRAM_MAX_K];
+    const int n = (int)K, m = pr.m, e = pr.e;
+    const bool deflate = pr.deflate;
+    int keep[FI_GRAM_MAX_K];
+    atol = pr.atol;
     jacobi(C, m, w, E);
     if (!decide(w, m, rcond, atol, keep)) return 0;
     double vv = 0;
@@ -169,6 +246,27 @@ int fi__gram_factor(const fi_gram *gm, int64_t K, const double *sqrt_prob, doubl
 int fi__gram_fi(const fi_gram *gm, int64_t K, const double *sqrt_prob, double psum, double rcond,
                 double atol, double *fi, int64_t *rank)
 {
+    /* Well-conditioned blocks (the common case): FI = |C^-1 t|^2 by a bounded Cholesky, with
+     * the same acceptance test as the eigensolver's, and a fraction of its cost. */
+    prepared pr;
+    double Li[FI_GRAM_MAX_K * FI_GRAM_MAX_K];
+    prepare(gm, K, sqrt_prob, psum, rcond, atol, &pr);
+    if (cholesky_bounded(pr.C, pr.m, rcond, pr.atol, Li)) {
+        const int m = pr.m;
+        double y[FI_GRAM_MAX_K], acc = 0;
+        for (int i = 0; i < m; i++) { /* y = L^-1 t */
+            y[i] = 0;
+            for (int k = 0; k <= i; k++) y[i] += Li[i * m + k] * pr.t[k];
+        }
+        for (int i = 0; i < m; i++) { /* z = L^-T y */
+            double z = 0;
+            for (int k = i; k < m; k++) z += Li[k * m + i] * y[k];
+            acc += z * z;
+        }
+        *fi = acc;
+        *rank = m;
+        return 1;
+    }
     double lam[FI_GRAM_MAX_K], U[FI_GRAM_MAX_K * FI_GRAM_MAX_K];
     if (!fi__gram_factor(gm, K, sqrt_prob, psum, rcond, atol, lam, U, rank)) return 0;
     double acc = 0;
@@ -176,49 +274,6 @@ int fi__gram_fi(const fi_gram *gm, int64_t K, const double *sqrt_prob, double ps
         double ut = 0;
         for (int64_t i = 0; i < K; i++) ut += U[i * K + q] * gm->t[i];
         acc += (ut / lam[q]) * (ut / lam[q]); /* ratio first: no overflow at 1e150 */
-    }
-    *fi = acc;
-    return 1;
-}
-
-/* Cholesky of the small SPD metric G = L L^T: FI = |L^-1 g|^2, accepted only when the safe
- * bounds lambda_min >= 1/|L^-1|_F^2 and lambda_max <= trace(G) prove full rank under the rank
- * rule and kappa(G) <= 1/FI_GRAM_MIN_RATIO. Returns 0 when they do not. */
-static int cholesky_fi(const double *G, const double *g, int p, double rcond, double atol,
-                       double *fi)
-{
-    double L[FI_GRAM_MAX_K * FI_GRAM_MAX_K] = {0}, Li[FI_GRAM_MAX_K * FI_GRAM_MAX_K] = {0};
-    double trace = 0;
-    for (int i = 0; i < p; i++) {
-        trace += G[i * p + i];
-        for (int j = 0; j <= i; j++) {
-            double x = G[i * p + j];
-            for (int k = 0; k < j; k++) x -= L[i * p + k] * L[j * p + k];
-            if (i == j) {
-                if (!(x > 0)) return 0;
-                L[i * p + i] = sqrt(x);
-            } else {
-                L[i * p + j] = x / L[j * p + j];
-            }
-        }
-    }
-    double fro = 0, acc = 0;
-    for (int j = 0; j < p; j++) { /* columns of L^-1 by forward substitution */
-        for (int i = j; i < p; i++) {
-            double x = i == j ? 1.0 : 0.0;
-            for (int k = j; k < i; k++) x -= L[i * p + k] * Li[k * p + j];
-            Li[i * p + j] = x / L[i * p + i];
-            fro += Li[i * p + j] * Li[i * p + j];
-        }
-    }
-    const double lmin = 1 / fro, lmax = trace;
-    const double cut = fmax(atol, rcond * sqrt(lmax));
-    if (!(lmin >= FI_GRAM_MIN_RATIO * lmax) || !(sqrt(lmin) > (1 + FI_GRAM_CUT_MARGIN) * cut))
-        return 0;
-    for (int i = 0; i < p; i++) {
-        double x = 0;
-        for (int k = 0; k <= i; k++) x += Li[i * p + k] * g[k];
-        acc += x * x;
     }
     *fi = acc;
     return 1;
