@@ -256,21 +256,29 @@ INLINE void row_sums_small(const int K, const fi_dtype dt, const bool has_target
 #define ROWS_T(K_, DT_) (target ? ROWS(K_, DT_, true) : ROWS(K_, DT_, false))
 #define ROWS_DT(K_) (pb->dtype == FI_F32 ? ROWS_T(K_, FI_F32) : ROWS_T(K_, FI_F64))
 
-enum { ROW_CHUNK = 64 }; /* coordinates per chunk of the general kernel: 16 KiB for K = 16 */
+enum { ROW_CHUNK = 128, PF_AHEAD = 2 * ROW_CHUNK }; /* 16 KiB of doubles for K = 16 */
 
-/* 4 < K <= 16: a chunk converted once, then the K x K products in 2 x 2 register tiles (an
- * odd K is padded with a zero class). */
-static void row_sums_general(const fi_problem *pb, int64_t c0, int64_t p, const void *target,
-                             int64_t k, fi_gram *gm)
+/* Register tile of the K x K products: TI x TC accumulators plus TI + TC loaded vectors must
+ * fit the register file (16 vector registers with AVX2 and SSE2, 32 with AVX-512VL). */
+#ifdef __AVX512VL__
+#define TILE_C 4
+#else
+#define TILE_C 2
+#endif
+#define TILE_I 4
+
+/* 4 < K <= 16: a chunk converted once, then the products in TILE_I x TILE_C register tiles
+ * (classes padded with zero rows to a multiple of 4). */
+INLINE void row_sums_general_dt(const fi_dtype dt, const fi_problem *pb, int64_t c0, int64_t p,
+                                const void *target, int64_t k, fi_gram *gm)
 {
-    const fi_dtype dt = pb->dtype;
-    const int64_t K = pb->k_eff, ld = pb->ld, K2 = (K + 1) & ~(int64_t)1;
+    const int64_t K = pb->k_eff, ld = pb->ld, K4 = (K + 3) & ~(int64_t)3;
     enum { NV = ROW_CHUNK / W };
-    v4d x[FI_GRAM_MAX_K][NV], gv[NV], S[FI_GRAM_MAX_K][FI_GRAM_MAX_K], T[FI_GRAM_MAX_K];
+    v4d x[FI_GRAM_MAX_K][NV], S[FI_GRAM_MAX_K][FI_GRAM_MAX_K], T[FI_GRAM_MAX_K];
     v4d M = splat(0);
-    for (int64_t i = 0; i < K2; i++) {
+    for (int64_t i = 0; i < K4; i++) {
         T[i] = splat(0);
-        for (int64_t c = 0; c < K2; c++) S[i][c] = splat(0);
+        for (int64_t c = 0; c < K4; c++) S[i][c] = splat(0);
     }
     for (int64_t j0 = 0; j0 < p; j0 += ROW_CHUNK) {
         const int64_t len = p - j0 < ROW_CHUNK ? p - j0 : ROW_CHUNK, nv = (len + W - 1) / W;
@@ -278,34 +286,51 @@ static void row_sums_general(const fi_problem *pb, int64_t c0, int64_t p, const 
         for (int64_t v = 0; v < nv; v++) m[v] = splat(0);
         for (int64_t i = 0; i < K; i++) {
             const v4d Pi = splat(pb->prob[i]);
+            const int64_t row = i * ld + c0 + j0;
+            /* K streams at once are more than the hardware prefetcher follows: ask for the
+             * next chunk of this class while this one is converted */
+            if (j0 + PF_AHEAD < p)
+                for (int64_t q = 0; q < ROW_CHUNK * (dt == FI_F32 ? 4 : 8); q += 64)
+                    __builtin_prefetch((const char *)pb->scores +
+                                       (row + PF_AHEAD) * (dt == FI_F32 ? 4 : 8) + q);
             for (int64_t v = 0; v < nv; v++) {
                 const int64_t n = len - v * W < W ? len - v * W : W;
-                x[i][v] = load_n(dt, pb->scores, i * ld + c0 + j0 + v * W, n);
+                x[i][v] = load_n(dt, pb->scores, row + v * W, n);
                 m[v] += Pi * x[i][v];
             }
         }
-        for (int64_t v = 0; v < nv; v++) {
-            M += m[v] * m[v];
-            if (K2 > K) x[K][v] = splat(0);
-        }
-        for (int64_t i = 0; i < K2; i += 2)
-            for (int64_t c = i; c < K2; c += 2) {
-                v4d a00 = S[i][c], a01 = S[i][c + 1], a10 = S[i + 1][c], a11 = S[i + 1][c + 1];
+        for (int64_t v = 0; v < nv; v++) M += m[v] * m[v];
+        for (int64_t i = K; i < K4; i++)
+            for (int64_t v = 0; v < nv; v++) x[i][v] = splat(0);
+        for (int64_t i = 0; i < K4; i += TILE_I)
+            for (int64_t c = i; c < K4; c += TILE_C) {
+                v4d a[TILE_I][TILE_C];
+#pragma GCC unroll 4
+                for (int r = 0; r < TILE_I; r++)
+#pragma GCC unroll 4
+                    for (int q = 0; q < TILE_C; q++) a[r][q] = S[i + r][c + q];
                 for (int64_t v = 0; v < nv; v++) {
-                    a00 += x[i][v] * x[c][v];
-                    a01 += x[i][v] * x[c + 1][v];
-                    a10 += x[i + 1][v] * x[c][v];
-                    a11 += x[i + 1][v] * x[c + 1][v];
+                    v4d xi[TILE_I], xc[TILE_C];
+#pragma GCC unroll 4
+                    for (int r = 0; r < TILE_I; r++) xi[r] = x[i + r][v];
+#pragma GCC unroll 4
+                    for (int q = 0; q < TILE_C; q++) xc[q] = x[c + q][v];
+#pragma GCC unroll 4
+                    for (int r = 0; r < TILE_I; r++)
+#pragma GCC unroll 4
+                        for (int q = 0; q < TILE_C; q++) a[r][q] += xi[r] * xc[q];
                 }
-                S[i][c] = a00, S[i][c + 1] = a01, S[i + 1][c] = a10, S[i + 1][c + 1] = a11;
+#pragma GCC unroll 4
+                for (int r = 0; r < TILE_I; r++)
+#pragma GCC unroll 4
+                    for (int q = 0; q < TILE_C; q++) S[i + r][c + q] = a[r][q];
             }
         if (target) {
             for (int64_t v = 0; v < nv; v++) {
                 const int64_t n = len - v * W < W ? len - v * W : W;
-                gv[v] = load_n(dt, target, c0 + j0 + v * W, n);
+                const v4d g = load_n(dt, target, c0 + j0 + v * W, n);
+                for (int64_t i = 0; i < K; i++) T[i] += x[i][v] * g;
             }
-            for (int64_t i = 0; i < K; i++)
-                for (int64_t v = 0; v < nv; v++) T[i] += x[i][v] * gv[v];
         }
     }
     double s[FI_GRAM_MAX_K * FI_GRAM_MAX_K] = {0}, t[FI_GRAM_MAX_K];
@@ -314,6 +339,13 @@ static void row_sums_general(const fi_problem *pb, int64_t c0, int64_t p, const 
         for (int64_t c = i; c < K; c++) s[i * K + c] = hsum(S[i][c]);
     }
     fi__gram_from_sums(pb, K, s, t, target != NULL, k, hsum(M), gm);
+}
+
+static void row_sums_general(const fi_problem *pb, int64_t c0, int64_t p, const void *target,
+                             int64_t k, fi_gram *gm)
+{
+    if (pb->dtype == FI_F32) row_sums_general_dt(FI_F32, pb, c0, p, target, k, gm);
+    else row_sums_general_dt(FI_F64, pb, c0, p, target, k, gm);
 }
 
 static void row_sums(const fi_problem *pb, int64_t c0, int64_t p, const void *target, int64_t k,
