@@ -36,10 +36,10 @@ extern "C" {
 #endif
 
 #define FI_VERSION_MAJOR 1
-#define FI_VERSION_MINOR 0
+#define FI_VERSION_MINOR 1
 #define FI_VERSION_PATCH 0
 #define FI_VERSION_NUMBER (FI_VERSION_MAJOR * 10000 + FI_VERSION_MINOR * 100 + FI_VERSION_PATCH)
-#define FI_VERSION_STRING "1.0.0"
+#define FI_VERSION_STRING "1.1.0"
 
 #if defined(FI_BUILDING_LIBRARY) && defined(__GNUC__)
 #define FI_API __attribute__((visibility("default")))
@@ -84,8 +84,9 @@ typedef enum fi_dtype {
 
 /* Flags for the calls that write FI values. */
 #define FI_ACCUMULATE 1u  /* add to out[] instead of overwriting it                          */
-#define FI_SINGLE_PASS 2u /* fi_direct*, opt-in: skip the separate finiteness pass over the
-                             inputs. Non-finite input still returns FI_ERR_NONFINITE, but out
+#define FI_SINGLE_PASS 2u /* fi_direct*, opt-in: no separate finiteness pass (elements) and
+                             no result buffer (blocks): one read of the inputs, out written
+                             as computed. Non-finite input still returns FI_ERR_NONFINITE, but out
                              may then be partly written: the one exception to the
                              untouched-output rule, and only when the caller asks for it.    */
 
@@ -163,7 +164,7 @@ typedef void (*fi_free_fn)(void *opaque, void *ptr);
 
 /* Runtime version, FI_VERSION_NUMBER of the library actually loaded. */
 FI_API unsigned fi_version_number(void);
-/* Runtime version as static text, e.g. "1.0.0". */
+/* Runtime version as static text, e.g. "1.1.0". */
 FI_API const char *fi_version_string(void);
 /* Value of the public constant called name ("FI_OPT_RCOND", "FI_ERR_NULL", "FI_F32",
  * "FI_ACCUMULATE", "FI_VERSION_NUMBER", ...). FI_ERR_NULL or FI_ERR_NAME on failure. */
@@ -218,7 +219,7 @@ FI_API void fi_metric_free(fi_metric *metric);
  * O(n*K) allocation. target: n values in dtype; or NULL for the class target
  * target_class (0 <= target_class < K, the class mode's adjusted score s_k, computed in
  * the leverage form of SPEC fact 2 with nothing extra read). target_class is ignored when
- * target is not NULL. flags: 0 or FI_ACCUMULATE. */
+ * target is not NULL. flags: 0, FI_ACCUMULATE, FI_SINGLE_PASS. */
 FI_API FI_NODISCARD int fi_direct(fi_context *ctx, int64_t n_classes, const double *probs,
                                   fi_dtype dtype, const void *scores, int64_t n, int64_t ld,
                                   const fi_blocks *blocks, const void *target,

@@ -21,20 +21,21 @@ $MAKE --no-print-directory install DESTDIR="$root" PREFIX=/usr >"$tmp/install.lo
     { cat "$tmp/install.log" >&2; fail "make install"; }
 
 # What install put there.
-for f in usr/include/fi.h usr/lib/libfi.so.1.0.0 usr/lib/libfi.a usr/lib/pkgconfig/libfi.pc; do
+version=$(sed -n 's/^VERSION *:= *//p' Makefile)
+for f in usr/include/fi.h usr/lib/libfi.so.$version usr/lib/libfi.a usr/lib/pkgconfig/libfi.pc; do
     [ -f "$root/$f" ] || fail "$f not installed"
 done
-[ "$(readlink "$libdir/libfi.so.1")" = libfi.so.1.0.0 ] || fail "libfi.so.1 -> libfi.so.1.0.0"
+[ "$(readlink "$libdir/libfi.so.1")" = "libfi.so.$version" ] || fail "libfi.so.1 -> libfi.so.$version"
 [ "$(readlink "$libdir/libfi.so")" = libfi.so.1 ] || fail "libfi.so -> libfi.so.1"
-soname=$(readelf -d "$libdir/libfi.so.1.0.0" | sed -n 's/.*(SONAME).*\[\(.*\)\]/\1/p')
+soname=$(readelf -d "$libdir/libfi.so.$version" | sed -n 's/.*(SONAME).*\[\(.*\)\]/\1/p')
 [ "$soname" = libfi.so.1 ] || fail "SONAME is '$soname', expected libfi.so.1"
 grep -q '^prefix=/usr$' "$libdir/pkgconfig/libfi.pc" || fail "libfi.pc prefix is not /usr"
-echo "installed: fi.h, libfi.so.1.0.0 (SONAME $soname), libfi.so.1, libfi.so, libfi.a, libfi.pc"
+echo "installed: fi.h, libfi.so.$version (SONAME $soname), libfi.so.1, libfi.so, libfi.a, libfi.pc"
 
 export PKG_CONFIG_PATH="$libdir/pkgconfig"
 stage() { PKG_CONFIG_SYSROOT_DIR="$root" pkg-config "$@"; }
 stage --exists libfi || fail "pkg-config does not find the staged libfi.pc"
-[ "$(stage --modversion libfi)" = "$(sed -n 's/^VERSION *:= *//p' Makefile)" ] ||
+[ "$(stage --modversion libfi)" = "$version" ] ||
     fail "pkg-config --modversion libfi"
 
 # Shared: exactly what a user types.
