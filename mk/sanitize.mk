@@ -2,12 +2,21 @@
 SAN_TEST_SRC = $(sort $(wildcard tests/check_*.c)) $(wildcard tests/support/*.c)
 ASAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 
-# The whole library and the unit suites in one ASan+UBSan binary, in a build dir of its own.
-build/asan/check_fi: $(SRC) $(SAN_TEST_SRC) include/fi.h src/internal.h | deps
+# The whole library and the unit suites in one ASan+UBSan binary, in a build dir of its own,
+# with the x86-64 kernel objects too (the suites run them through FI_OPT_ISA).
+ASAN_ISA_OBJ := $(if $(ISA_FLAGS_avx2),build/asan/kernels_avx2.o build/asan/kernels_avx512.o)
+ASAN_ISA_DEF := $(if $(ISA_FLAGS_avx2),-DFI_HAVE_X86_KERNELS)
+
+build/asan/kernels_%.o: src/kernels.c $(HDR) | deps
+	@mkdir -p $(@D)
+	$(CC) -std=c11 -D_POSIX_C_SOURCE=200809L -O1 -g $(ASAN_FLAGS) -Iinclude -Isrc \
+	    -DFI_BUILDING_LIBRARY $(ASAN_ISA_DEF) $(ISA_FLAGS_$*) $(DEPS_CFLAGS) -c $< -o $@
+
+build/asan/check_fi: $(SRC) $(SAN_TEST_SRC) $(HDR) $(ASAN_ISA_OBJ) | deps
 	@mkdir -p $(@D)
 	$(CC) -std=c11 -D_POSIX_C_SOURCE=200809L -O1 -g $(ASAN_FLAGS) -Iinclude -Isrc -Itests \
-	    -DFI_BUILDING_LIBRARY $(DEPS_CFLAGS) $(CHECK_CFLAGS) -o $@ $(SRC) $(TEST_SRC) \
-	    $(DEPS_LIBS) $(CHECK_LIBS)
+	    -DFI_BUILDING_LIBRARY $(ASAN_ISA_DEF) $(DEPS_CFLAGS) $(CHECK_CFLAGS) -o $@ $(SRC) \
+	    $(TEST_SRC) $(ASAN_ISA_OBJ) $(DEPS_LIBS) $(CHECK_LIBS)
 
 .PHONY: check-sanitize check-valgrind check-symbols check-abi abi-baseline
 check-sanitize: build/asan/check_fi

@@ -718,9 +718,9 @@ def _resolve_dtype(dtype):
 # ------------------------------------------------------------------ context
 
 
-_OPTIONS = ("rcond", "atol", "prob_tol", "class_mode", "threads", "method")
-_INT_OPTIONS = ("class_mode", "threads", "method")
-_OPTION_VALUE_PREFIX = {"class_mode": "FI_CLASS_", "method": "FI_METHOD_"}
+_OPTIONS = ("rcond", "atol", "prob_tol", "class_mode", "threads", "method", "isa")
+_INT_OPTIONS = ("class_mode", "threads", "method", "isa")
+_OPTION_VALUE_PREFIX = {"class_mode": "FI_CLASS_", "method": "FI_METHOD_", "isa": "FI_ISA_"}
 
 
 class Context(object):
@@ -817,7 +817,8 @@ class Context(object):
 
     def set(self, option, value):
         """fi_context_set. option: a key value or name ("rcond" or "FI_OPT_RCOND"); value: a
-        number, or for class_mode / method a name ("renormalize", "reference")."""
+        number, or for class_mode / method / isa a name ("renormalize", "reference",
+        "portable")."""
         key, short = self._option_key(option)
         if isinstance(value, str) and short in _OPTION_VALUE_PREFIX:
             try:

@@ -68,6 +68,14 @@ def ref_residual(S, P, groups, g, rcond):
 
 
 class Case(unittest.TestCase):
+    @staticmethod
+    def has_constant(name):
+        try:
+            libfi.constant(name)
+            return True
+        except KeyError:
+            return False
+
     def setUp(self):
         self.rng = np.random.default_rng(1234)
         self.ctx = libfi.Context(rcond=1e-10)
@@ -237,6 +245,9 @@ class TestCore(Case):
             c.class_mode = "loose"
         with self.assertRaises(ValueError):
             c.set("no_such_option", 1)
+        if self.has_constant("FI_OPT_ISA"):
+            c.isa = "portable"
+            self.assertEqual(c.isa, libfi.constant("FI_ISA_PORTABLE"))
 
     def test_renormalize_mode_matches_centered_reference(self):
         # SPEC fact 6(b): P' = P / sum P, s' = s - sum_j P'_j s_j.
@@ -467,6 +478,12 @@ class TestDirect(Case):
         groups = [[0, 9, 33], [4], list(range(40, 52))]
         np.testing.assert_allclose(self.ctx.direct(P, S, groups, target_class=1),
                                    ref_fi(S, P, groups, S[1], 1e-10), rtol=1e-8)
+        if self.has_constant("FI_OPT_ISA"):  # the portable kernels agree with the widest ones
+            with libfi.Context(rcond=1e-10, isa="portable") as c:
+                for lay in TestCore.LAYOUTS.values():
+                    np.testing.assert_allclose(c.direct(P, S, libfi.Blocks(*lay), target=g),
+                                               self.ctx.direct(P, S, libfi.Blocks(*lay), target=g),
+                                               rtol=1e-12)
 
     @needs("fi_direct")
     def test_accumulate_and_target_dtype(self):
