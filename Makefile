@@ -24,12 +24,12 @@ HDR      := include/fi.h $(wildcard src/*.h)
 OBJ_SH   := $(SRC:src/%.c=build/shared/%.o)
 OBJ_ST   := $(SRC:src/%.c=build/static/%.o)
 
-# On x86-64 src/kernels.c is compiled twice more, for AVX2+FMA and for AVX-512 (VL: the same
+# On x86-64 src/kernels.c is compiled twice more, for AVX2+FMA+F16C and for AVX-512 (VL: the same
 # 4-double vectors with 32 registers); fi__kernels() chooses at run time, so the library still
 # runs on any x86-64 CPU.
 ifneq ($(findstring x86_64,$(shell $(CC) -dumpmachine)),)
-ISA_FLAGS_avx2   := -mavx2 -mfma -ffp-contract=fast -DFI_KERNEL_ISA=avx2
-ISA_FLAGS_avx512 := -mavx2 -mfma -mavx512f -mavx512vl -mavx512dq -ffp-contract=fast \
+ISA_FLAGS_avx2   := -mavx2 -mfma -mf16c -ffp-contract=fast -DFI_KERNEL_ISA=avx2
+ISA_FLAGS_avx512 := -mavx2 -mfma -mf16c -mavx512f -mavx512vl -mavx512dq -ffp-contract=fast \
                     -DFI_KERNEL_ISA=avx512
 LIB_CFLAGS += -DFI_HAVE_X86_KERNELS
 OBJ_SH   += build/shared/kernels_avx2.o build/shared/kernels_avx512.o

@@ -13,7 +13,7 @@ else
     echo "(peer skipped: /usr/bin/python3 with torch not found; apt-get install python3-torch)"
 fi
 echo "machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB"
-printf '%-12s %7s %8s %10s %10s %10s %10s %12s\n' workload threads mode lib_ms floor_ms lib/floor peer_ms peer/lib
+printf '%-15s %7s %8s %10s %10s %10s %10s %12s\n' workload threads mode lib_ms floor_ms lib/floor peer_ms peer/lib
 while read -r name th mode ms fl ratio; do
     p=$(sed -n "s/^$name peer_ms=//p" "$peer")
     if [ -n "$p" ] && [ "$th" = 1 ]; then
@@ -21,5 +21,5 @@ while read -r name th mode ms fl ratio; do
     else
         p=-; speed=-
     fi
-    printf '%-12s %7s %8s %10s %10s %10s %10s %12s\n' "$name" "$th" "$mode" "$ms" "$fl" "$ratio" "$p" "$speed"
+    printf '%-15s %7s %8s %10s %10s %10s %10s %12s\n' "$name" "$th" "$mode" "$ms" "$fl" "$ratio" "$p" "$speed"
 done < "$lib"

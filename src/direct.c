@@ -272,8 +272,7 @@ static int blocks_range(void *arg, int64_t first, int64_t last, int worker, char
         return status;
     }
     const bool gathered = ctx->method == FI_METHOD_AUTO && job->l->indexed &&
-                          pb->adjust == FI_ADJUST_NONE &&
-                          (pb->dtype == FI_F32 || pb->dtype == FI_F64);
+                          pb->adjust == FI_ADJUST_NONE;
     for (int64_t b = first; b < last && status == FI_OK; b++) {
         const int64_t p = fi__block_size(job->l, b);
         fi_gram gm;
@@ -292,7 +291,7 @@ static int blocks_range(void *arg, int64_t first, int64_t last, int worker, char
     return status;
 }
 
-/* Index of the first non-finite value of x[0..n) (float32/float64, bit tests), or -1. */
+/* Index of the first non-finite value of x[0..n) (bit tests on the exponent), or -1. */
 static int64_t first_nonfinite_fast(fi_dtype dt, const void *x, int64_t n)
 {
     enum { CH = 4096 };
@@ -302,10 +301,13 @@ static int64_t first_nonfinite_fast(fi_dtype dt, const void *x, int64_t n)
         if (dt == FI_F32) {
             const uint32_t *u = (const uint32_t *)x + i0;
             for (int64_t j = 0; j < len; j++) bad |= (u[j] & 0x7f800000u) == 0x7f800000u;
-        } else {
+        } else if (dt == FI_F64) {
             const uint64_t *u = (const uint64_t *)x + i0;
             for (int64_t j = 0; j < len; j++)
                 bad |= (u[j] & 0x7ff0000000000000ull) == 0x7ff0000000000000ull;
+        } else { /* exponent all ones: bfloat16 8 bits, float16 5 bits */
+            const uint16_t *u = (const uint16_t *)x + i0, e = dt == FI_BF16 ? 0x7f80 : 0x7c00;
+            for (int64_t j = 0; j < len; j++) bad |= (u[j] & e) == e;
         }
         if (bad) return i0 + fi__first_nonfinite(dt, (const char *)x + i0 * (int64_t)fi_dtype_size(dt), len);
     }
@@ -325,7 +327,7 @@ static bool dense_layout(const fi_layout *l)
 static int check_inputs(fi_context *ctx, const fi_problem *pb, const fi_layout *l,
                         const void *target)
 {
-    if (dense_layout(l) && (pb->dtype == FI_F32 || pb->dtype == FI_F64)) {
+    if (dense_layout(l)) {
         const int64_t n = l->count * l->affine.size, es = (int64_t)fi_dtype_size(pb->dtype);
         for (int64_t i = 0; i < pb->k_in; i++) {
             const int64_t c = first_nonfinite_fast(pb->dtype, (const char *)pb->scores + i * pb->ld * es, n);

@@ -35,9 +35,37 @@ INLINE double hsum(v4d a) { return (a[0] + a[1]) + (a[2] + a[3]); }
 /* a where mask, else b (mask lanes all ones or all zeros) */
 INLINE v4d select(v4l mask, v4d a, v4d b) { return (v4d)(((v4l)a & mask) | ((v4l)b & ~mask)); }
 
-/* x[i..i+4) as doubles */
+typedef uint16_t v4h __attribute__((vector_size(8)));
+typedef uint32_t v4u __attribute__((vector_size(16)));
+
+/* x[i] as a double, any dtype (exact: every dtype is a subset of double) */
+INLINE double load1(fi_dtype dt, const void *base, int64_t i)
+{
+    switch (dt) {
+    case FI_F64: return ((const double *)base)[i];
+    case FI_F32: return (double)((const float *)base)[i];
+    default: return fi__load(dt, base, i);
+    }
+}
+
+/* x[i..i+4) as doubles. bfloat16 is the upper half of a binary32; float16 goes through F16C
+ * where the build has it, else through the scalar decoder. */
 INLINE v4d load4(fi_dtype dt, const void *base, int64_t i)
 {
+    if (dt == FI_BF16) {
+        v4h h;
+        memcpy(&h, (const uint16_t *)base + i, sizeof h);
+        const v4u u = __builtin_convertvector(h, v4u) << 16;
+        return __builtin_convertvector((v4f)u, v4d);
+    }
+    if (dt == FI_F16) {
+#ifdef __F16C__
+        return (v4d)_mm256_cvtps_pd(_mm_cvtph_ps(_mm_loadl_epi64((const __m128i *)((const uint16_t *)base + i))));
+#else
+        return (v4d){load1(dt, base, i), load1(dt, base, i + 1), load1(dt, base, i + 2),
+                     load1(dt, base, i + 3)};
+#endif
+    }
 #ifdef __AVX2__
     if (dt == FI_F32) return (v4d)_mm256_cvtps_pd(_mm_loadu_ps((const float *)base + i));
     return (v4d)_mm256_loadu_pd((const double *)base + i);
@@ -57,8 +85,7 @@ INLINE v4d load4(fi_dtype dt, const void *base, int64_t i)
 INLINE v4d load_part(fi_dtype dt, const void *base, int64_t i, int64_t n)
 {
     v4d d = splat(0);
-    for (int64_t j = 0; j < n; j++)
-        d[j] = dt == FI_F32 ? (double)((const float *)base)[i + j] : ((const double *)base)[i + j];
+    for (int64_t j = 0; j < n; j++) d[j] = load1(dt, base, i + j);
     return d;
 }
 
@@ -67,10 +94,12 @@ INLINE v4d load_n(fi_dtype dt, const void *base, int64_t i, int64_t n)
     return n == W ? load4(dt, base, i) : load_part(dt, base, i, n);
 }
 
-INLINE double load1(fi_dtype dt, const void *base, int64_t i)
-{
-    return dt == FI_F32 ? (double)((const float *)base)[i] : ((const double *)base)[i];
-}
+/* One instantiation per dtype: M(A, dtype) for the problem's dtype. */
+#define BY_DTYPE(M, A)                                                                      \
+    (pb->dtype == FI_F32    ? M(A, FI_F32)                                                   \
+     : pb->dtype == FI_F64  ? M(A, FI_F64)                                                   \
+     : pb->dtype == FI_BF16 ? M(A, FI_BF16)                                                  \
+                            : M(A, FI_F16))
 
 INLINE void store_n(double *dst, v4d v, int64_t n)
 {
@@ -177,7 +206,7 @@ INLINE int64_t elements_k(const int K, const fi_dtype dt, const bool has_target,
 #define ELEMENTS(K_, DT_, T_) \
     elements_k(K_, DT_, T_, pb, target, k, rcond, atol, first, last, out, accumulate)
 #define ELEMENTS_T(K_, DT_) (target ? ELEMENTS(K_, DT_, true) : ELEMENTS(K_, DT_, false))
-#define ELEMENTS_DT(K_) (pb->dtype == FI_F32 ? ELEMENTS_T(K_, FI_F32) : ELEMENTS_T(K_, FI_F64))
+#define ELEMENTS_DT(K_) BY_DTYPE(ELEMENTS_T, K_)
 
 static int64_t elements(const fi_problem *pb, const void *target, int64_t k, double rcond,
                         double atol, int64_t first, int64_t last, double *out, bool accumulate)
@@ -254,7 +283,7 @@ INLINE void row_sums_small(const int K, const fi_dtype dt, const bool has_target
 
 #define ROWS(K_, DT_, T_) row_sums_small(K_, DT_, T_, false, pb, c0, NULL, p, target, k, gm)
 #define ROWS_T(K_, DT_) (target ? ROWS(K_, DT_, true) : ROWS(K_, DT_, false))
-#define ROWS_DT(K_) (pb->dtype == FI_F32 ? ROWS_T(K_, FI_F32) : ROWS_T(K_, FI_F64))
+#define ROWS_DT(K_) BY_DTYPE(ROWS_T, K_)
 
 enum { ROW_CHUNK = 128, PF_AHEAD = 2 * ROW_CHUNK }; /* 16 KiB of doubles for K = 16 */
 
@@ -290,9 +319,9 @@ INLINE void row_sums_general_dt(const fi_dtype dt, const fi_problem *pb, int64_t
             /* K streams at once are more than the hardware prefetcher follows: ask for the
              * next chunk of this class while this one is converted */
             if (j0 + PF_AHEAD < p)
-                for (int64_t q = 0; q < ROW_CHUNK * (dt == FI_F32 ? 4 : 8); q += 64)
+                for (int64_t q = 0; q < ROW_CHUNK * (int64_t)fi_dtype_size(dt); q += 64)
                     __builtin_prefetch((const char *)pb->scores +
-                                       (row + PF_AHEAD) * (dt == FI_F32 ? 4 : 8) + q);
+                                       (row + PF_AHEAD) * (int64_t)fi_dtype_size(dt) + q);
             for (int64_t v = 0; v < nv; v++) {
                 const int64_t n = len - v * W < W ? len - v * W : W;
                 x[i][v] = load_n(dt, pb->scores, row + v * W, n);
@@ -344,8 +373,8 @@ INLINE void row_sums_general_dt(const fi_dtype dt, const fi_problem *pb, int64_t
 static void row_sums_general(const fi_problem *pb, int64_t c0, int64_t p, const void *target,
                              int64_t k, fi_gram *gm)
 {
-    if (pb->dtype == FI_F32) row_sums_general_dt(FI_F32, pb, c0, p, target, k, gm);
-    else row_sums_general_dt(FI_F64, pb, c0, p, target, k, gm);
+#define GENERAL(A_, DT_) row_sums_general_dt(DT_, pb, c0, p, target, k, gm)
+    BY_DTYPE(GENERAL, 0);
 }
 
 static void row_sums(const fi_problem *pb, int64_t c0, int64_t p, const void *target, int64_t k,
@@ -362,7 +391,7 @@ static void row_sums(const fi_problem *pb, int64_t c0, int64_t p, const void *ta
 
 #define IDX(K_, DT_, T_) row_sums_small(K_, DT_, T_, true, pb, 0, idx, p, target, k, gm)
 #define IDX_T(K_, DT_) (target ? IDX(K_, DT_, true) : IDX(K_, DT_, false))
-#define IDX_DT(K_) (pb->dtype == FI_F32 ? IDX_T(K_, FI_F32) : IDX_T(K_, FI_F64))
+#define IDX_DT(K_) BY_DTYPE(IDX_T, K_)
 
 static bool index_sums(const fi_problem *pb, const int64_t *idx, int64_t p, const void *target,
                        int64_t k, fi_gram *gm)
@@ -452,7 +481,7 @@ INLINE void column_sums_k(const int K, const fi_dtype dt, const bool has_target,
 
 #define COLS(K_, DT_, T_) column_sums_k(K_, DT_, T_, pb, c0, nb, p, inc, target, acc)
 #define COLS_T(K_, DT_) (target ? COLS(K_, DT_, true) : COLS(K_, DT_, false))
-#define COLS_DT(K_) (pb->dtype == FI_F32 ? COLS_T(K_, FI_F32) : COLS_T(K_, FI_F64))
+#define COLS_DT(K_) BY_DTYPE(COLS_T, K_)
 
 static void column_sums(const fi_problem *pb, int64_t c0, int64_t nb, int64_t p, int64_t inc,
                         const void *target, double *acc)
@@ -575,7 +604,7 @@ INLINE void pixels_p(const int p, const fi_dtype dt, const bool has_target, cons
 #define PIX(P_, DT_, T_, D_) pixels_p(P_, DT_, T_, D_, pb, bl, b0, nb, target, k, rcond, atol, fi, ok)
 #define PIX_D(P_, DT_, T_) (dense ? PIX(P_, DT_, T_, true) : PIX(P_, DT_, T_, false))
 #define PIX_T(P_, DT_) (target ? PIX_D(P_, DT_, true) : PIX_D(P_, DT_, false))
-#define PIX_DT(P_) (pb->dtype == FI_F32 ? PIX_T(P_, FI_F32) : PIX_T(P_, FI_F64))
+#define PIX_DT(P_) BY_DTYPE(PIX_T, P_)
 
 static void pixels(const fi_problem *pb, const fi_blocks *bl, int64_t b0, int64_t nb,
                    const void *target, int64_t k, double rcond, double atol, double *fi,

@@ -13,16 +13,17 @@ static inline void load_row(fi_dtype dt, const void *base, int64_t off, int64_t 
     if (dt == FI_F32) {
         const float *x = (const float *)base + off;
         for (int64_t j = 0; j < len; j++) dst[j] = scale * (double)x[j * inc];
-    } else {
+    } else if (dt == FI_F64) {
         const double *x = (const double *)base + off;
         for (int64_t j = 0; j < len; j++) dst[j] = scale * x[j * inc];
+    } else {
+        for (int64_t j = 0; j < len; j++) dst[j] = scale * fi__load(dt, base, off + j * inc);
     }
 }
 
 bool fi__stream_supported(const fi_problem *pb, const fi_layout *l)
 {
-    return !l->indexed && pb->adjust == FI_ADJUST_NONE &&
-           (pb->dtype == FI_F32 || pb->dtype == FI_F64) && pb->k_eff <= FI_GRAM_MAX_K;
+    return !l->indexed && pb->adjust == FI_ADJUST_NONE && pb->k_eff <= FI_GRAM_MAX_K;
 }
 
 void fi__stream_elements(const fi_problem *pb, const fi_layout *l, const void *target, int64_t k,
@@ -64,7 +65,8 @@ const fi_kernels *fi__kernels(const fi_context *ctx)
 #if defined(__x86_64__) && defined(FI_HAVE_X86_KERNELS)
     if (ctx->isa == FI_ISA_AUTO) {
         __builtin_cpu_init(); /* idempotent; needed when called before constructors ran */
-        const bool avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+        const bool avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
+                          __builtin_cpu_supports("f16c");
         if (avx2 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
             __builtin_cpu_supports("avx512dq"))
             return &fi__kernels_avx512;
