@@ -258,7 +258,7 @@ static int blocks_range(void *arg, int64_t first, int64_t last, int worker, char
                 double fi;
                 int64_t r;
                 if (columns)
-                    fi__column_gram(pb, ws->col_acc, nb, j, job->target != NULL, job->k, &gm);
+                    fi__column_gram(pb, ws->col_acc, j, job->target != NULL, job->k, &gm);
                 else
                     kern->row_sums(pb, b0 * a->step, a->size, job->target, job->k, &gm);
                 if (gram_finite(&gm, K) &&

@@ -451,32 +451,31 @@ INLINE void column_step(const int K, const int R, const fi_dtype dt, const bool 
     a[E + K] = t;
 }
 
+/* Rows j..j+R of all nb columns (offset off of row j): full vectors, then the partial one. */
+INLINE void column_rows(const int K, const int R, const fi_dtype dt, const bool has_target,
+                        const fi_problem *pb, const void *target, int64_t off, int64_t inc,
+                        int64_t nb, const v4d *P, v4d *acc)
+{
+    const int64_t full = nb / W, Et = K * (K + 1) / 2 + K + 1;
+    for (int64_t v = 0; v < full; v++)
+        column_step(K, R, dt, has_target, pb, target, off + v * W, inc, W, P, acc + v * Et);
+    if (full * W < nb)
+        column_step(K, R, dt, has_target, pb, target, off + full * W, inc, nb - full * W, P,
+                    acc + full * Et);
+}
+
 INLINE void column_sums_k(const int K, const fi_dtype dt, const bool has_target,
                           const fi_problem *pb, int64_t c0, int64_t nb, int64_t p, int64_t inc,
                           const void *target, double *acc_d)
 {
-    const int64_t nv = (nb + W - 1) / W, full = nb / W, Et = K * (K + 1) / 2 + K + 1;
+    const int64_t nv = (nb + W - 1) / W, Et = K * (K + 1) / 2 + K + 1;
     v4d *acc = (v4d *)acc_d; /* the caller's buffer is 32-byte aligned */
     v4d P[FI_GRAM_MAX_K];
     for (int i = 0; i < K; i++) P[i] = splat(pb->prob[i]);
     for (int64_t q = 0; q < Et * nv; q++) acc[q] = splat(0);
     int64_t j = 0;
-    for (; j + 2 <= p; j += 2) {
-        const int64_t off = c0 + j * inc;
-        for (int64_t v = 0; v < full; v++)
-            column_step(K, 2, dt, has_target, pb, target, off + v * W, inc, W, P, acc + v * Et);
-        if (full < nv)
-            column_step(K, 2, dt, has_target, pb, target, off + full * W, inc, nb - full * W, P,
-                        acc + full * Et);
-    }
-    if (j < p) {
-        const int64_t off = c0 + j * inc;
-        for (int64_t v = 0; v < full; v++)
-            column_step(K, 1, dt, has_target, pb, target, off + v * W, inc, W, P, acc + v * Et);
-        if (full < nv)
-            column_step(K, 1, dt, has_target, pb, target, off + full * W, inc, nb - full * W, P,
-                        acc + full * Et);
-    }
+    for (; j + 2 <= p; j += 2) column_rows(K, 2, dt, has_target, pb, target, c0 + j * inc, inc, nb, P, acc);
+    if (j < p) column_rows(K, 1, dt, has_target, pb, target, c0 + j * inc, inc, nb, P, acc);
 }
 
 #define COLS(K_, DT_, T_) column_sums_k(K_, DT_, T_, pb, c0, nb, p, inc, target, acc)

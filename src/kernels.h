@@ -48,9 +48,9 @@ const fi_kernels *fi__kernels(const fi_context *ctx);
 /* Sums kept per column by column_sums, and how many columns one pass streams. */
 int64_t fi__column_entries(int64_t K);
 int64_t fi__column_width(int64_t K);
-/* Block b's fi_gram from the sums of column_sums over nb blocks. */
-void fi__column_gram(const fi_problem *pb, const double *acc, int64_t nb, int64_t b, bool target,
-                     int64_t k, fi_gram *gm);
+/* Block b's fi_gram from the sums of column_sums. */
+void fi__column_gram(const fi_problem *pb, const double *acc, int64_t b, bool target, int64_t k,
+                     fi_gram *gm);
 /* fi_gram from the raw sums S_ic = sum_j s_i s_c (upper triangle, K x K row-major),
  * T_i = sum_j s_i g (read only with a gradient target) and the mean square. */
 void fi__gram_from_sums(const fi_problem *pb, int64_t K, const double *S, const double *T,

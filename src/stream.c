@@ -89,15 +89,14 @@ void fi__gram_from_sums(const fi_problem *pb, int64_t K, const double *S, const 
     gm->mean2 = mean2;
 }
 
-void fi__column_gram(const fi_problem *pb, const double *acc, int64_t nb, int64_t b, bool target,
-                     int64_t k, fi_gram *gm)
+void fi__column_gram(const fi_problem *pb, const double *acc, int64_t b, bool target, int64_t k,
+                     fi_gram *gm)
 {
     /* entry e of block b: lane b % 4 of vector e of the entries of columns 4*(b/4).. */
     const int64_t K = pb->k_eff, E = K * (K + 1) / 2, Et = fi__column_entries(K);
     const double *a = acc + (b / 4) * Et * 4 + b % 4;
     double S[FI_GRAM_MAX_K * FI_GRAM_MAX_K], T[FI_GRAM_MAX_K];
     int64_t e = 0;
-    (void)nb;
     for (int64_t i = 0; i < K; i++)
         for (int64_t c = i; c < K; c++, e++) S[i * K + c] = a[e * 4];
     for (int64_t i = 0; i < K; i++) T[i] = a[(E + i) * 4];
