@@ -121,7 +121,7 @@ static void selection(fi_context *ctx)
     }
     const int64_t k = fi_fraction_count(total, 0.01);
     uint8_t *mask = malloc((size_t)total);
-    double tr[REPS], ts[REPS], tt[REPS], tl[REPS];
+    double tr[REPS], ts[REPS], tt[REPS] = {0}, tl[REPS];
     for (int r = 0; r < REPS; r++) {
         double t0 = now_ms(), acc = 0;
         for (int a = 0; a < NA; a++)

@@ -34,10 +34,11 @@ struct fi_threshold {
 
 static inline uint64_t value_key(double x)
 {
-    if (x == 0) x = 0.0; /* -0 == +0 */
     uint64_t u;
     memcpy(&u, &x, sizeof u);
-    return u >> 63 ? ~u : u | UINT64_C(1) << 63;
+    u &= -(uint64_t)((u << 1) != 0);                  /* -0 -> +0 */
+    const uint64_t neg = (uint64_t)((int64_t)u >> 63); /* all ones for x < 0 */
+    return u ^ (neg | UINT64_C(1) << 63);              /* branch-free, so loops vectorize */
 }
 
 static inline double key_value(uint64_t k)
@@ -124,7 +125,9 @@ static int check_array(fi_context *ctx, int64_t count)
     return FI_OK;
 }
 
-/* Adds delta (+1 or -1) to the bin of every key of values[0..last) that carries the prefix. */
+/* Adds delta (+1 or -1) to the bin of every key of values[0..last) that carries the prefix.
+ * After round 0 few keys carry it: groups of 64 values are first tested together (a loop the
+ * compiler vectorizes) and only a group with a match is counted one by one. */
 static void count_values(fi_threshold *t, const double *values, int64_t last, uint64_t delta)
 {
     const int shift = 64 - THR_BITS * (t->round + 1);
@@ -134,9 +137,17 @@ static void count_values(fi_threshold *t, const double *values, int64_t last, ui
         return;
     }
     const uint64_t prefix = t->prefix;
-    for (int64_t i = 0; i < last; i++) {
-        const uint64_t key = value_key(values[i]);
-        if (key >> (shift + THR_BITS) == prefix) h[(key >> shift) & (THR_BINS - 1)] += delta;
+    enum { G = 64 };
+    for (int64_t i0 = 0; i0 < last; i0 += G) {
+        const int64_t len = last - i0 < G ? last - i0 : G;
+        int any = 0;
+        for (int64_t j = 0; j < len; j++)
+            any |= value_key(values[i0 + j]) >> (shift + THR_BITS) == prefix;
+        if (!any) continue;
+        for (int64_t j = 0; j < len; j++) {
+            const uint64_t key = value_key(values[i0 + j]);
+            if (key >> (shift + THR_BITS) == prefix) h[(key >> shift) & (THR_BINS - 1)] += delta;
+        }
     }
 }
 
@@ -301,17 +312,25 @@ int fi_threshold_mask(fi_context *ctx, const fi_threshold *sel, const double *va
     if (!values) return fi__fail(ctx, FI_ERR_NULL, "values is NULL");
     int status = check_mask_args(ctx, sel, false, count, ties_seen, mask);
     if (status != FI_OK) return status;
-    for (int64_t i = 0; i < count; i++)
+    int nan = 0;
+    for (int64_t i = 0; i < count; i++) nan |= values[i] != values[i];
+    for (int64_t i = 0; nan; i++)
         if (isnan(values[i]))
             return fi__fail(ctx, FI_ERR_NONFINITE, "values[%lld] is NaN", (long long)i);
     const uint64_t T = sel->prefix;
     const int64_t take = sel->k - sel->above;
     int64_t tie = *ties_seen;
-    for (int64_t i = 0; i < count; i++) {
-        const uint64_t key = value_key(values[i]);
-        const bool eq = key == T;
-        mask[i] = key > T || (eq && tie < take);
-        tie += eq;
+    enum { G = 64 };
+    for (int64_t i0 = 0; i0 < count; i0 += G) {
+        const int64_t len = count - i0 < G ? count - i0 : G;
+        int eq = 0; /* groups without a tie (almost all) are a vectorized compare */
+        for (int64_t j = 0; j < len; j++) {
+            const uint64_t key = value_key(values[i0 + j]);
+            mask[i0 + j] = key > T;
+            eq |= key == T;
+        }
+        for (int64_t j = 0; eq && j < len; j++)
+            if (value_key(values[i0 + j]) == T) mask[i0 + j] = tie++ < take;
     }
     *ties_seen = tie;
     fi__ok(ctx);
