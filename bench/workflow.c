@@ -3,8 +3,9 @@
  * float32 scores, the class target of bench/bench.c. Prints `key value` lines that
  * docs/performance.md's workflow table quotes (regenerate: make bench-workflow).
  *  accumulate: W1 (16.8M elements, K = 4): 8 samples of fi_mean_add_direct against 8 fi_direct
- *    calls alone (target <= 1.5x); fi_mean_add from an FI array per block and sample; the
- *    exact fi_accumulator_add for comparison; bytes per block.
+ *    calls alone (target <= 1.5x), both in the checked mode and with FI_SINGLE_PASS;
+ *    fi_mean_add from an FI array per block and sample; the exact fi_accumulator for
+ *    comparison (create + one add); bytes per block.
  *  select: the top 1% of 16.8M doubles in 64 arrays of different sizes, never concatenated
  *    (4 radix rounds + masks), against one read of the values and against fi_select_top on
  *    the concatenation; FI-Low's draw over the same arrays.
@@ -70,15 +71,24 @@ static void accumulate(fi_context *ctx)
     double t0 = now_ms();
     CHECK(fi_mean_create(ctx, n, &m));
     const double t_create = now_ms() - t0;
-    double td[REPS], tf[REPS], ta[REPS];
+    double td[REPS], tf[REPS], ta[REPS], td1[REPS], tf1[REPS];
     for (int r = 0; r < REPS; r++) {
+        t0 = now_ms();
+        for (int s = 0; s < SAMPLES; s++)
+            CHECK(fi_direct(ctx, K, P, FI_F32, S, n, n, &bl, NULL, K - 1, out, FI_SINGLE_PASS));
+        td1[r] = now_ms() - t0;
+        t0 = now_ms();
+        for (int s = 0; s < SAMPLES; s++)
+            CHECK(fi_mean_add_direct(ctx, m, 1.0, K, P, FI_F32, S, n, n, &bl, NULL, K - 1,
+                                     FI_SINGLE_PASS));
+        tf1[r] = now_ms() - t0;
         t0 = now_ms();
         for (int s = 0; s < SAMPLES; s++)
             CHECK(fi_direct(ctx, K, P, FI_F32, S, n, n, &bl, NULL, K - 1, out, 0));
         td[r] = now_ms() - t0;
         t0 = now_ms();
         for (int s = 0; s < SAMPLES; s++)
-            CHECK(fi_mean_add_direct(ctx, m, 1.0, K, P, FI_F32, S, n, n, &bl, NULL, K - 1));
+            CHECK(fi_mean_add_direct(ctx, m, 1.0, K, P, FI_F32, S, n, n, &bl, NULL, K - 1, 0));
         tf[r] = now_ms() - t0;
         t0 = now_ms();
         for (int s = 0; s < SAMPLES; s++) CHECK(fi_mean_add(ctx, m, out, 1.0));
@@ -89,6 +99,11 @@ static void accumulate(fi_context *ctx)
     CHECK(fi_accumulator_add(ctx, exact, out, 1.0));
     const double t_exact = now_ms() - t0;
     const double d = median(td, REPS), f = median(tf, REPS), a = median(ta, REPS);
+    const double d1 = median(td1, REPS), f1 = median(tf1, REPS);
+    printf("accumulate.direct_1pass_x8_ms %.1f\n", d1);
+    printf("accumulate.fused_1pass_x8_ms %.1f\n", f1);
+    printf("accumulate.fused_1pass_over_direct_1pass %.2f\n", f1 / d1);
+    printf("accumulate.fused_1pass_over_direct %.2f\n", f1 / d);
     printf("accumulate.direct_x8_ms %.1f\n", d);
     printf("accumulate.fused_x8_ms %.1f\n", f);
     printf("accumulate.fused_over_direct %.2f\n", f / d);

@@ -341,13 +341,16 @@ FI_API void fi_mean_free(fi_mean *acc);
 /* Adds one sample: fi[0..count), each finite and >= 0, with weight w (finite, >= 0). */
 FI_API FI_NODISCARD int fi_mean_add(fi_context *ctx, fi_mean *acc, const double *fi,
                                     double weight);
-/* fi_direct (same arguments, flags 0) fused with fi_mean_add: the FI of one sample is added
- * with weight w without an FI array (elements stream in chunks through the cache). */
+/* fi_direct (same arguments) fused with fi_mean_add: the FI of one sample is added with
+ * weight w without an FI array (elements stream in chunks through the cache). flags: 0, or
+ * FI_SINGLE_PASS (no separate finiteness pass; non-finite input still fails, but may leave
+ * acc partly updated: the opt-in exception, as in fi_direct). */
 FI_API FI_NODISCARD int fi_mean_add_direct(fi_context *ctx, fi_mean *acc, double weight,
                                            int64_t n_classes, const double *probs,
                                            fi_dtype dtype, const void *scores, int64_t n,
                                            int64_t ld, const fi_blocks *blocks,
-                                           const void *target, int64_t target_class);
+                                           const void *target, int64_t target_class,
+                                           unsigned flags);
 /* dst += src (both of the same count). */
 FI_API FI_NODISCARD int fi_mean_merge(fi_context *ctx, fi_mean *dst, const fi_mean *src);
 /* Weighted mean per block and its standard error (either output may be NULL). */

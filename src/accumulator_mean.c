@@ -132,11 +132,11 @@ int fi_mean_add(fi_context *ctx, fi_mean *acc, const double *fi, double weight)
  * its vector kernel. Inputs are checked first (as fi_direct does), so the kernel cannot fail
  * and acc is only written once nothing can go wrong. */
 static int add_elements(fi_context *ctx, fi_mean *acc, double weight, const fi_problem *pb,
-                        const void *target, int64_t target_class)
+                        const void *target, int64_t target_class, bool single_pass)
 {
     const int64_t count = acc->count;
     const size_t es = fi_dtype_size(pb->dtype);
-    for (int64_t i = 0; i < pb->k_in; i++) {
+    for (int64_t i = 0; i < pb->k_in && !single_pass; i++) {
         const int64_t c = fi__wf_first_nonfinite(pb->dtype,
                                                  (const char *)pb->scores + (size_t)(i * pb->ld) * es,
                                                  count);
@@ -145,7 +145,7 @@ static int add_elements(fi_context *ctx, fi_mean *acc, double weight, const fi_p
                             "score of class %lld at coordinate %lld is not finite", (long long)i,
                             (long long)c);
     }
-    const int64_t c = target ? fi__wf_first_nonfinite(pb->dtype, target, count) : -1;
+    const int64_t c = target && !single_pass ? fi__wf_first_nonfinite(pb->dtype, target, count) : -1;
     if (c >= 0) return fi__fail(ctx, FI_ERR_NONFINITE, "target[%lld] is not finite", (long long)c);
     const fi_kernels *kern = fi__kernels(ctx);
     const double rcond = fi__wf_rcond(ctx, pb->dtype, 1, pb->k_eff), atol = ctx->atol;
@@ -157,7 +157,11 @@ static int add_elements(fi_context *ctx, fi_mean *acc, double weight, const fi_p
         fi_problem chunk = *pb;
         chunk.scores = (const char *)pb->scores + (size_t)b0 * es;
         const void *tg = target ? (const void *)((const char *)target + (size_t)b0 * es) : NULL;
-        kern->elements(&chunk, tg, target_class, rcond, atol, 0, len, buf, false);
+        const int64_t bad = kern->elements(&chunk, tg, target_class, rcond, atol, 0, len, buf, false);
+        if (bad >= 0) /* only with FI_SINGLE_PASS: the chunks before it are added */
+            return fi__fail(ctx, FI_ERR_NONFINITE, "non-finite score or target at coordinate "
+                            "%lld (FI_SINGLE_PASS: the accumulator holds part of this sample)",
+                            (long long)(b0 + bad));
         add_terms(acc->s + 2 * b0, buf, len, weight);
     }
     return FI_OK;
@@ -166,11 +170,13 @@ static int add_elements(fi_context *ctx, fi_mean *acc, double weight, const fi_p
 int fi_mean_add_direct(fi_context *ctx, fi_mean *acc, double weight, int64_t n_classes,
                        const double *probs, fi_dtype dtype, const void *scores, int64_t n,
                        int64_t ld, const fi_blocks *blocks, const void *target,
-                       int64_t target_class)
+                       int64_t target_class, unsigned flags)
 {
     if (!ctx) return FI_ERR_NULL;
     if (!acc) return fi__fail(ctx, FI_ERR_NULL, "acc is NULL");
-    int status = check_weight(ctx, weight);
+    int status = fi__check_flags(ctx, flags, FI_SINGLE_PASS);
+    if (status != FI_OK) return status;
+    status = check_weight(ctx, weight);
     if (status != FI_OK) return status;
     if (acc->samples == INT64_MAX)
         return fi__fail(ctx, FI_ERR_DIMENSION, "mean accumulator holds the maximum number of "
@@ -187,7 +193,9 @@ int fi_mean_add_direct(fi_context *ctx, fi_mean *acc, double weight, int64_t n_c
                           "NULL)", (long long)target_class, (long long)pb.k_eff);
     const bool fused = l.affine.size == 1 && l.affine.step == 1 && pb.adjust == FI_ADJUST_NONE &&
                        pb.k_eff <= FI_GRAM_MAX_K;
-    if (status == FI_OK && fused) status = add_elements(ctx, acc, weight, &pb, target, target_class);
+    if (status == FI_OK && fused)
+        status = add_elements(ctx, acc, weight, &pb, target, target_class,
+                              flags & FI_SINGLE_PASS);
     fi__problem_release(&pb);
     if (status != FI_OK) return status;
     if (!fused) {
@@ -199,7 +207,7 @@ int fi_mean_add_direct(fi_context *ctx, fi_mean *acc, double weight, int64_t n_c
             return fi__fail(ctx, FI_ERR_NOMEM, "out of memory for the FI of %lld blocks",
                             (long long)acc->count);
         status = fi_direct(ctx, n_classes, probs, dtype, scores, n, ld, blocks, target,
-                           target_class, buf, 0);
+                           target_class, buf, 0); /* the same bits in both modes */
         if (status == FI_OK) add_terms(acc->s, buf, acc->count, weight);
         fi__free(&ctx->mem, buf);
         if (status != FI_OK) return status;

@@ -136,13 +136,20 @@ static void count_values(fi_threshold *t, const double *values, int64_t last, ui
         for (int64_t i = 0; i < last; i++) h[value_key(values[i]) >> shift] += delta;
         return;
     }
-    const uint64_t prefix = t->prefix;
+    /* The keys that carry the prefix are a contiguous key range, so a value interval: a
+     * plain double compare (vectorized on every ISA) filters groups of 64 values, and only a
+     * group with a candidate is tested key by key. NaN patterns at the ends of the range
+     * (no NaN is counted) widen the interval to infinity; -0 == +0 can only add candidates. */
+    const uint64_t prefix = t->prefix, low = prefix << (shift + THR_BITS);
+    const uint64_t high = low | ((UINT64_C(1) << (shift + THR_BITS)) - 1);
+    double lo = key_value(low), hi = key_value(high);
+    if (isnan(lo)) lo = -INFINITY;
+    if (isnan(hi)) hi = INFINITY;
     enum { G = 64 };
     for (int64_t i0 = 0; i0 < last; i0 += G) {
         const int64_t len = last - i0 < G ? last - i0 : G;
         int any = 0;
-        for (int64_t j = 0; j < len; j++)
-            any |= value_key(values[i0 + j]) >> (shift + THR_BITS) == prefix;
+        for (int64_t j = 0; j < len; j++) any |= (values[i0 + j] >= lo) & (values[i0 + j] <= hi);
         if (!any) continue;
         for (int64_t j = 0; j < len; j++) {
             const uint64_t key = value_key(values[i0 + j]);
@@ -320,17 +327,19 @@ int fi_threshold_mask(fi_context *ctx, const fi_threshold *sel, const double *va
     const uint64_t T = sel->prefix;
     const int64_t take = sel->k - sel->above;
     int64_t tie = *ties_seen;
+    /* key > T and key == T are value > thr and value == thr (-0 and +0 share a key and
+     * compare equal): groups without a tie (almost all) are one vectorized compare. */
+    const double thr = key_value(T);
     enum { G = 64 };
     for (int64_t i0 = 0; i0 < count; i0 += G) {
         const int64_t len = count - i0 < G ? count - i0 : G;
-        int eq = 0; /* groups without a tie (almost all) are a vectorized compare */
+        int eq = 0;
         for (int64_t j = 0; j < len; j++) {
-            const uint64_t key = value_key(values[i0 + j]);
-            mask[i0 + j] = key > T;
-            eq |= key == T;
+            mask[i0 + j] = values[i0 + j] > thr;
+            eq |= values[i0 + j] == thr;
         }
         for (int64_t j = 0; eq && j < len; j++)
-            if (value_key(values[i0 + j]) == T) mask[i0 + j] = tie++ < take;
+            if (values[i0 + j] == thr) mask[i0 + j] = tie++ < take;
     }
     *ties_seen = tie;
     fi__ok(ctx);

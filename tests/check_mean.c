@@ -216,21 +216,26 @@ START_TEST(test_fused_equals_direct)
             }
             for (int li = 0; li < 3; li++) {
                 const fi_blocks *bl = &layouts[li];
-                fi_mean *a = NULL, *b = NULL;
+                fi_mean *a = NULL, *b = NULL, *c = NULL;
                 ck_assert_int_eq(fi_mean_create(ctx, bl->count, &a), FI_OK);
                 ck_assert_int_eq(fi_mean_create(ctx, bl->count, &b), FI_OK);
+                ck_assert_int_eq(fi_mean_create(ctx, bl->count, &c), FI_OK);
                 for (int s = 0; s < 3; s++) {
                     const void *tg = s == 1 ? NULL : gx;
                     const double w = 0.5 + s;
-                    ck_assert_msg(fi_mean_add_direct(ctx, a, w, K, P, dt, Sx, n, n, bl, tg, s) ==
+                    ck_assert_msg(fi_mean_add_direct(ctx, a, w, K, P, dt, Sx, n, n, bl, tg, s, 0) ==
                                   FI_OK, "%s", fi_context_error(ctx));
+                    ck_assert_int_eq(fi_mean_add_direct(ctx, c, w, K, P, dt, Sx, n, n, bl, tg, s,
+                                                        FI_SINGLE_PASS), FI_OK);
                     ck_assert_int_eq(fi_direct(ctx, K, P, dt, Sx, n, n, bl, tg, s, fi, 0), FI_OK);
                     ck_assert_int_eq(fi_mean_add(ctx, b, fi, w), FI_OK);
                 }
                 ck_assert_msg(same_image(a, b), "mode %d dtype %d layout %d: fused differs",
                               mode, (int)dt, li);
+                ck_assert_msg(same_image(a, c), "FI_SINGLE_PASS gives another accumulator");
                 fi_mean_free(a);
                 fi_mean_free(b);
+                fi_mean_free(c);
             }
             free(Sx);
             free(gx);
@@ -272,18 +277,24 @@ START_TEST(test_bad_input_untouched)
     /* fused: bad scores, bad probabilities, a count that does not match, a bad class */
     const double P[2] = {0.5, 0.5}, S[6] = {1, 2, 3, -1, NAN, 0}, S2[6] = {1, 2, 3, -1, 0, 0};
     const fi_blocks el = {3, 1, 1, 1}, two = {2, 1, 1, 1};
-    ck_assert_int_eq(fi_mean_add_direct(ctx, m, 1, 2, P, FI_F64, S, 3, 3, &el, NULL, 0),
+    ck_assert_int_eq(fi_mean_add_direct(ctx, m, 1, 2, P, FI_F64, S, 3, 3, &el, NULL, 0, 0),
                      FI_ERR_NONFINITE);
-    ck_assert_int_eq(fi_mean_add_direct(ctx, m, 1, 2, P, FI_F64, S2, 3, 3, &two, NULL, 0),
+    ck_assert_int_eq(fi_mean_add_direct(ctx, m, 1, 2, P, FI_F64, S2, 3, 3, &two, NULL, 0, 0),
                      FI_ERR_MISMATCH);
-    ck_assert_int_eq(fi_mean_add_direct(ctx, m, 1, 2, P, FI_F64, S2, 3, 3, &el, NULL, 2),
+    ck_assert_int_eq(fi_mean_add_direct(ctx, m, 1, 2, P, FI_F64, S2, 3, 3, &el, NULL, 2, 0),
                      FI_ERR_CLASS);
     const double Pbad[2] = {0.5, 0.2};
-    ck_assert_int_eq(fi_mean_add_direct(ctx, m, 1, 2, Pbad, FI_F64, S2, 3, 3, &el, NULL, 0),
+    ck_assert_int_eq(fi_mean_add_direct(ctx, m, 1, 2, Pbad, FI_F64, S2, 3, 3, &el, NULL, 0, 0),
                      FI_ERR_PROBABILITY);
-    ck_assert_int_eq(fi_mean_add_direct(ctx, m, -2, 2, P, FI_F64, S2, 3, 3, &el, NULL, 0),
+    ck_assert_int_eq(fi_mean_add_direct(ctx, m, -2, 2, P, FI_F64, S2, 3, 3, &el, NULL, 0, 0),
                      FI_ERR_OPTION);
+    ck_assert_int_eq(fi_mean_add_direct(ctx, m, 1, 2, P, FI_F64, S2, 3, 3, &el, NULL, 0, 4),
+                     FI_ERR_FLAG);
     ck_assert_msg(same_image(m, snap), "a failed call changed the accumulator");
+    /* FI_SINGLE_PASS: non-finite input still fails (acc may hold part of the sample) */
+    ck_assert_int_eq(fi_mean_add_direct(ctx, m, 1, 2, P, FI_F64, S, 3, 3, &el, NULL, 0,
+                                        FI_SINGLE_PASS), FI_ERR_NONFINITE);
+    ck_assert_ptr_nonnull(strstr(fi_context_error(ctx), "coordinate 1"));
     /* no weight: no mean */
     fi_mean *empty = NULL;
     double mean[3];
