@@ -1,4 +1,4 @@
-"""Tests of python/libfi.py (ctypes). References are independent: numpy's pinv of each block
+"""Tests of the libfi package (python/libfi, ctypes). References are independent: numpy's pinv of each block
 B = [sqrt(P_i) s_i[b]] (FI = ||B^+ g||^2, since (B B^T)^+ = B^+T B^+), SPEC closed forms, and
 plain numpy for reductions and selections. Run through tests/python/run.sh, which picks an
 interpreter that has numpy."""
@@ -16,8 +16,8 @@ import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.normpath(os.path.join(HERE, os.pardir, os.pardir))
-MODULE = os.path.join(ROOT, "python", "libfi.py")
-sys.path.insert(0, os.path.join(ROOT, "python"))
+if os.environ.get("LIBFI_TEST_INSTALLED") != "1":
+    sys.path.insert(0, os.path.join(ROOT, "python"))  # the source tree's package
 import libfi  # noqa: E402
 
 LIB = libfi.library()
@@ -371,18 +371,23 @@ class TestNoCopy(Case):
 
 
 def import_without_numpy():
-    """A fresh copy of the module, imported while numpy cannot be imported."""
-    saved = sys.modules.get("numpy")
+    """A fresh copy of the package, imported while numpy cannot be imported; the copy the
+    other tests use is put back afterwards."""
+    saved = {k: v for k, v in sys.modules.items() if k == "libfi" or k.startswith("libfi.")}
+    saved_numpy = sys.modules.get("numpy")
+    for k in saved:
+        del sys.modules[k]
     sys.modules["numpy"] = None
     try:
-        spec = importlib.util.spec_from_file_location("libfi_nonumpy", MODULE)
-        mod = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(mod)
+        mod = importlib.import_module("libfi")
     finally:
-        if saved is None:
+        for k in [k for k in sys.modules if k == "libfi" or k.startswith("libfi.")]:
+            del sys.modules[k]
+        sys.modules.update(saved)
+        if saved_numpy is None:
             del sys.modules["numpy"]
         else:
-            sys.modules["numpy"] = saved
+            sys.modules["numpy"] = saved_numpy
     return mod
 
 
