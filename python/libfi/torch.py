@@ -293,11 +293,13 @@ def _run(model, inputs, classes, targets, params, layouts, input_blocks, patch, 
                 for gi, group in enumerate(groups):
                     S_all = _scores(logp, [p for _, p in group],
                                     retain=in_blocks is not None or gi < len(groups) - 1)
-                    for (name, _), S in zip(group, S_all):
+                    for j, (name, _) in enumerate(group):
                         for lay in layouts:
                             b = blocks.get((name, lay))
                             if b is not None:
-                                accs[(name, lay)].add(ctx.direct(P, S, b, target_class=k))
+                                fi = ctx.direct(P, S_all[j], b, target_class=k)
+                                accs[(name, lay)].add(fi)
+                    # No name may keep this group's scores alive while the next is made.
                     del S_all
                 if in_blocks is not None:
                     (S_in,) = _scores(logp, [x], retain=False)
