@@ -16,9 +16,12 @@ except ImportError as e:
     print("SKIP torch_fi: %s (install python3-torch)" % e)
     sys.exit(0)
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir,
-                                os.pardir, "python"))
-import libfi  # noqa: E402
+try:
+    import libfi  # the installed package, or python/ on PYTHONPATH
+except ImportError:  # run from the source tree without either
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir,
+                                    os.pardir, "python"))
+    import libfi  # noqa: E402
 
 H, W, CH, HIDDEN, K = 6, 6, 3, 16, 5
 RCOND = 1e-10  # the scores are exact to double rounding: cut far below any real singular value
@@ -42,7 +45,7 @@ def pinv_fi(S, P, blocks, g):
 
 
 def report(name, fi, ref, ctx):
-    err = ((torch.as_tensor(fi) - ref).abs() / ref.abs().clamp_min(1e-300)).max().item()
+    err = ((torch.as_tensor(fi).reshape(-1) - ref).abs() / ref.abs().clamp_min(1e-300)).max().item()
     print("%-28s %5d blocks  max rel err vs torch.linalg.pinv %.1e  copies %s"
           % (name, len(ref), err, list(ctx.last_copies) or "none"))
     return err < 1e-8
