@@ -198,8 +198,10 @@ def _scores(logp: torch.Tensor, tensors: Sequence[torch.Tensor], retain: bool):
 # ------------------------------------------------------------------ the computation
 
 
-def compute(model: torch.nn.Module, inputs: torch.Tensor, classes: Optional[Sequence[int]] = None,
-            *, targets: Optional[Sequence[int]] = None, parameters: Union[bool, Iterable[str]] = True,
+def compute(model: torch.nn.Module, inputs: torch.Tensor,
+            classes: Optional[Sequence[int]] = None, *,
+            targets: Optional[Sequence[int]] = None,
+            parameters: Union[bool, Iterable[str]] = True,
             layouts: Sequence[str] = LAYOUTS, input_blocks: Optional[str] = None,
             patch: Optional[Tuple[int, int]] = None, budget: Optional[int] = None,
             ctx: Optional[Context] = None, **options) -> Result:

@@ -136,6 +136,7 @@ class TestAgainstPinv(unittest.TestCase):
         self.assertEqual(res.inputs.shape, (3, 5, 5))
         np.testing.assert_allclose(res.inputs, pix, rtol=1e-8)
         self.assertTrue(torch.equal(X, X0) and not X.requires_grad)  # caller's batch untouched
+        self.assertTrue(all(p.grad is None for p in model.parameters()))  # .grad untouched
         # Patches of 5x1 pixels = the columns of the image: sums of nothing, a new reference.
         fp = fit.input_fi(model, X, blocks="patches", patch=(5, 1), rcond=1e-12)
         self.assertEqual(fp.shape, (3, 1, 5))
