@@ -195,6 +195,44 @@ def _scores(logp: torch.Tensor, tensors: Sequence[torch.Tensor], retain: bool):
     return out
 
 
+# ------------------------------------------------------------------ rank tolerance
+
+# Unit roundoff of each dtype the scores may have (SPEC: the default rank tolerance is
+# max(p, K) times the unit roundoff of the INPUT's dtype).
+_UNIT_ROUNDOFF = {torch.float64: 2.0 ** -53, torch.float32: 2.0 ** -24,
+                  torch.bfloat16: 2.0 ** -8, torch.float16: 2.0 ** -11}
+_dtype_aware: Dict[str, bool] = {}
+
+
+def _library_rcond_is_dtype_aware(ctx: Context) -> bool:
+    """Whether the loaded library's default rank tolerance follows the scores' dtype (libfi
+    1.1.0 used the float64 roundoff for every dtype, which keeps the rounding noise of
+    float32 autograd scores as rank and inflates FI). Probed once per library: a float32 block
+    with singular values 1 and 1e-9 has rank 2 (FI of class 1 = 2) under a float64 tolerance
+    and rank 1 (FI = 0) under a float32 one."""
+    key = ctx.lib.path
+    if key not in _dtype_aware:
+        scores = np.array([[1.0, 0.0], [0.0, 1e-9]], dtype=np.float32)
+        with Context(ctx.lib) as probe:
+            fi = probe.direct(np.array([0.5, 0.5]), scores, Blocks(1, 2, 1, 2), target_class=1)
+        _dtype_aware[key] = bool(fi[0] < 1.0)
+    return _dtype_aware[key]
+
+
+def _direct(ctx: Context, P, S: torch.Tensor, blocks, k: int, shim: bool):
+    """fi_direct, with the dtype's rank tolerance set explicitly when the library's default
+    does not follow the dtype (shim)."""
+    if not shim or S.dtype == torch.float64:
+        return ctx.direct(P, S, blocks, target_class=k)
+    p = blocks.size if isinstance(blocks, Blocks) else \
+        int(np.max(np.diff(np.asarray(blocks.offsets))))
+    ctx.rcond = max(p, len(P)) * _UNIT_ROUNDOFF[S.dtype]
+    try:
+        return ctx.direct(P, S, blocks, target_class=k)
+    finally:
+        ctx.rcond = -1.0
+
+
 # ------------------------------------------------------------------ the computation
 
 
@@ -216,7 +254,10 @@ def compute(model: torch.nn.Module, inputs: torch.Tensor,
                 channels per pixel), "patches" (with patch=(ph, pw))
     budget      elements per autograd group (default: the largest parameter tensor); the
                 peak memory of the scores is about (K + 1) x budget elements
-    ctx         a libfi.Context (default: a new one made with **options, e.g. rcond=1e-6)"""
+    ctx         a libfi.Context (default: a new one made with **options, e.g. rcond=1e-6).
+                Without an rcond the library's default rank tolerance is used, which follows
+                the parameters' dtype (set explicitly here for libfi 1.1.0, whose default
+                did not)"""
     _check_inputs(inputs)
     named = list(model.named_parameters())
     if parameters is True:
@@ -244,8 +285,9 @@ def compute(model: torch.nn.Module, inputs: torch.Tensor,
     own_ctx = ctx is None
     ctx = ctx or Context(**options)
     try:
+        shim = ctx.rcond < 0 and not _library_rcond_is_dtype_aware(ctx)
         return _run(model, inputs, classes, targets, params, layouts, input_blocks, patch,
-                    budget, ctx)
+                    budget, ctx, shim)
     finally:
         if own_ctx:
             ctx.close()
@@ -265,7 +307,8 @@ def _input_blocks(shape: Tuple[int, ...], kind: str, patch):
     return IndexBlocks.patches(H, W, C, patch[0], patch[1], layout="chw")
 
 
-def _run(model, inputs, classes, targets, params, layouts, input_blocks, patch, budget, ctx):
+def _run(model, inputs, classes, targets, params, layouts, input_blocks, patch, budget, ctx,
+         shim):
     res = Result()
     N = inputs.shape[0]
     budget = budget or max([p.numel() for _, p in params] or [1])
@@ -299,13 +342,13 @@ def _run(model, inputs, classes, targets, params, layouts, input_blocks, patch, 
                         for lay in layouts:
                             b = blocks.get((name, lay))
                             if b is not None:
-                                fi = ctx.direct(P, S_all[j], b, target_class=k)
+                                fi = _direct(ctx, P, S_all[j], b, k, shim)
                                 accs[(name, lay)].add(fi)
                     # No name may keep this group's scores alive while the next is made.
                     del S_all
                 if in_blocks is not None:
                     (S_in,) = _scores(logp, [x], retain=False)
-                    per_input.append(ctx.direct(P, S_in, in_blocks, target_class=k))
+                    per_input.append(_direct(ctx, P, S_in, in_blocks, k, shim))
                     del S_in
         for (name, lay), acc in accs.items():
             tf = res.parameters.get(name)
