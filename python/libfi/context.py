@@ -20,9 +20,10 @@ _vp = ctypes.c_void_p
 
 
 
-_OPTIONS = ("rcond", "atol", "prob_tol", "class_mode", "threads", "method", "isa")
-_INT_OPTIONS = ("class_mode", "threads", "method", "isa")
-_OPTION_VALUE_PREFIX = {"class_mode": "FI_CLASS_", "method": "FI_METHOD_", "isa": "FI_ISA_"}
+_OPTIONS = ("rcond", "atol", "prob_tol", "class_mode", "threads", "method", "isa", "rank_rule")
+_INT_OPTIONS = ("class_mode", "threads", "method", "isa", "rank_rule")
+_OPTION_VALUE_PREFIX = {"class_mode": "FI_CLASS_", "method": "FI_METHOD_", "isa": "FI_ISA_",
+                        "rank_rule": "FI_RANK_"}
 
 
 class Context(object):
@@ -124,7 +125,7 @@ class Context(object):
 
     def set(self, option, value):
         """fi_context_set. option: a key value or name ("rcond" or "FI_OPT_RCOND"); value: a
-        number, or for class_mode / method / isa a name ("renormalize", "reference",
+        number, or for class_mode / method / isa / rank_rule a name ("renormalize", "reference",
         "portable")."""
         key, short = self._option_key(option)
         if isinstance(value, str) and short in _OPTION_VALUE_PREFIX:

@@ -219,6 +219,9 @@ class TestCore(Case):
         if self.has_constant("FI_OPT_ISA"):
             c.isa = "portable"
             self.assertEqual(c.isa, libfi.constant("FI_ISA_PORTABLE"))
+        if self.has_constant("FI_OPT_RANK_RULE"):
+            c.rank_rule = "noise"
+            self.assertEqual(c.rank_rule, libfi.constant("FI_RANK_NOISE"))
 
     def test_renormalize_mode_matches_centered_reference(self):
         # SPEC fact 6(b): P' = P / sum P, s' = s - sum_j P'_j s_j.
