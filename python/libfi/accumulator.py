@@ -2,7 +2,7 @@
 averages, sequence aggregates and shards computed elsewhere."""
 
 import ctypes
-from typing import Tuple
+from typing import Any, Tuple
 
 from ._arrays import _Call
 from .errors import ArgumentError
@@ -23,12 +23,12 @@ class Accumulator(object):
         self.shape = tuple(shape) if shape is not None else None  # of result()
 
     @property
-    def handle(self):
+    def handle(self) -> int:
         if not self._handle:
             raise ArgumentError("the Accumulator is closed")
         return self._handle
 
-    def close(self):
+    def close(self) -> None:
         h, self._handle = self._handle, None
         if h:
             self.ctx.lib.fn("fi_accumulator_free")(h)
@@ -45,18 +45,18 @@ class Accumulator(object):
     def __exit__(self, *exc):
         self.close()
 
-    def add(self, fi, weight=1.0):
+    def add(self, fi: Any, weight: float = 1.0) -> None:
         """fi_accumulator_add: one sample's FI (count values) with weight."""
         c = _Call(self.ctx)
         fv = c.doubles(fi, "fi", self.count)
         self.ctx._run("fi_accumulator_add", c, self.ctx.handle, self.handle, fv.address,
                       float(weight))
 
-    def merge(self, other):
+    def merge(self, other: "Accumulator") -> None:
         """fi_accumulator_merge: self += other."""
         self.ctx._run("fi_accumulator_merge", None, self.ctx.handle, self.handle, other.handle)
 
-    def result(self):
+    def result(self) -> Tuple[Any, Any]:
         """fi_accumulator_result: (weighted mean, standard error) per block."""
         c = _Call(self.ctx)
         mean, mv = c.out(None, "mean", "FI_F64", self.count, self.shape)
@@ -65,7 +65,7 @@ class Accumulator(object):
                       sv.address)
         return mean, se
 
-    def info(self):
+    def info(self) -> Tuple[int, int, float]:
         """fi_accumulator_info: (count, samples, total_weight)."""
         cnt, smp, tw = ctypes.c_int64(), ctypes.c_int64(), ctypes.c_double()
         lib = self.ctx.lib
@@ -76,14 +76,14 @@ class Accumulator(object):
         return int(cnt.value), int(smp.value), tw.value
 
     @property
-    def samples(self):
+    def samples(self) -> int:
         return self.info()[1]
 
     @property
-    def total_weight(self):
+    def total_weight(self) -> float:
         return self.info()[2]
 
-    def serialize(self):
+    def serialize(self) -> bytes:
         """fi_accumulator_serialize: the portable image as bytes."""
         lib = self.ctx.lib
         size = int(lib.fn("fi_accumulator_serialized_size")(self.handle))

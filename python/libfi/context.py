@@ -4,7 +4,7 @@ that take one: metrics, the fused fast path, perturbations, reductions."""
 import ctypes
 import numbers
 import threading
-from typing import Any, Optional, Tuple, Union
+from typing import Any, Optional, Sequence, Tuple, Union
 
 from ._arrays import _Call, _resolve_dtype
 from ._loader import Library, library
@@ -15,6 +15,12 @@ from .accumulator import Accumulator
 from . import selection
 
 __all__ = ["Context"]
+
+# What the calls accept (see _arrays): numpy arrays, CPU torch tensors, buffers, sequences.
+ArrayLike = Any
+BlocksLike = Union[None, Blocks, IndexBlocks, Tuple[int, int, int, int], Sequence[Sequence[int]]]
+DtypeLike = Union[None, str, int, Any]
+OptionKey = Union[str, int]
 
 _vp = ctypes.c_void_p
 
@@ -53,7 +59,7 @@ class Context(object):
             self.set(k, v)
 
     # -- lifetime
-    def close(self):
+    def close(self) -> None:
         h, self._handle = self._handle, None
         if h:
             self.lib.fn("fi_context_free")(h)
@@ -71,14 +77,14 @@ class Context(object):
         self.close()
 
     @property
-    def handle(self):
+    def handle(self) -> int:
         """The fi_context* as an int (for cffi or C extensions)."""
         if not self._handle:
             raise ArgumentError("the Context is closed")
         return self._handle
 
     @property
-    def error(self):
+    def error(self) -> str:
         """fi_context_error: the detail of the last failure ("" if none)."""
         return self.lib.fn("fi_context_error")(self.handle).decode("utf-8", "replace")
 
@@ -123,7 +129,7 @@ class Context(object):
         except KeyError:
             raise ArgumentError("unknown option %r (known: %s)" % (option, ", ".join(_OPTIONS)))
 
-    def set(self, option, value):
+    def set(self, option: OptionKey, value: Union[float, str]) -> None:
         """fi_context_set. option: a key value or name ("rcond" or "FI_OPT_RCOND"); value: a
         number, or for class_mode / method / isa / rank_rule a name ("renormalize", "reference",
         "portable")."""
@@ -135,7 +141,7 @@ class Context(object):
                 raise ArgumentError("unknown %s %r" % (short, value))
         self._run("fi_context_set", None, self.handle, key, float(value))
 
-    def get(self, option):
+    def get(self, option: OptionKey) -> Union[int, float]:
         """fi_context_get: the option's value (int for integer options)."""
         key, short = self._option_key(option)
         out = ctypes.c_double()
@@ -164,7 +170,9 @@ class Context(object):
         v = call_.doubles(probs, "probs")
         return v, v.size
 
-    def metric(self, probs, scores, blocks=None, n=None, ld=None, dtype=None):
+    def metric(self, probs: ArrayLike, scores: ArrayLike, blocks: BlocksLike = None,
+               n: Optional[int] = None, ld: Optional[int] = None,
+               dtype: DtypeLike = None) -> Metric:
         """fi_metric_from_scores (or _indexed): the per-block factorization of G.
 
         probs: K probabilities. scores: (K, ...) array (rows read in place, ld = row stride)
@@ -186,12 +194,15 @@ class Context(object):
                       ctypes.byref(out))
         return Metric(self, out.value, n, getattr(blk, "shape", None))
 
-    def compute(self, metric, target, out=None, accumulate=False, dtype=None):
+    def compute(self, metric: Metric, target: ArrayLike, out: Any = None,
+                accumulate: bool = False, dtype: DtypeLike = None) -> Any:
         """fi_compute: FI per block of metric for target (n values). Returns out."""
         return metric.compute(target, out=out, accumulate=accumulate, dtype=dtype)
 
-    def direct(self, probs, scores, blocks=None, target=None, target_class=None, n=None,
-               ld=None, dtype=None, out=None, accumulate=False, single_pass=False):
+    def direct(self, probs: ArrayLike, scores: ArrayLike, blocks: BlocksLike = None,
+               target: ArrayLike = None, target_class: Optional[int] = None,
+               n: Optional[int] = None, ld: Optional[int] = None, dtype: DtypeLike = None,
+               out: Any = None, accumulate: bool = False, single_pass: bool = False) -> Any:
         """fi_direct (or _indexed): FI per block straight from the scores, no metric.
 
         Give target (n values, converted to the scores' dtype if it differs) or
@@ -214,8 +225,12 @@ class Context(object):
                       sv.address, n, ld, ctypes.byref(blk), tgt, k, ov.address, flags)
         return out
 
-    def perturbation(self, probs, scores, delta, blocks=None, target=None, target_class=None,
-                     n=None, ld=None, dtype=None, fisher=True, taylor=True):
+    def perturbation(self, probs: ArrayLike, scores: ArrayLike, delta: ArrayLike,
+                     blocks: BlocksLike = None, target: ArrayLike = None,
+                     target_class: Optional[int] = None,
+                     n: Optional[int] = None, ld: Optional[int] = None,
+                     dtype: DtypeLike = None, fisher: bool = True,
+                     taylor: bool = True) -> Tuple[Any, Any]:
         """fi_perturbation: (fisher_len2, taylor2) per block for the perturbation delta (n
         doubles); S^2 = delta^T G delta and (g.delta)^2. An output not asked for is None."""
         c = _Call(self)
@@ -238,7 +253,8 @@ class Context(object):
         return f_out, t_out
 
     # -- reduction and selection
-    def reduce(self, values, groups, op="sum", out=None):
+    def reduce(self, values: ArrayLike, groups: BlocksLike, op: Union[str, int] = "sum",
+               out: Any = None) -> Any:
         """fi_reduce: op ("sum", "mean", "max") of values over each group (Blocks)."""
         c = _Call(self)
         vv = c.doubles(values, "values")
@@ -251,24 +267,24 @@ class Context(object):
                   ov.address)
         return out
 
-    def select_top(self, values, k):
+    def select_top(self, values: ArrayLike, k: int) -> Any:
         """fi_select_top: indices of the k largest values, descending, ties by index."""
         return selection.select_top(values, k, ctx=self)
 
-    def select_random_low(self, values, exclude_top, k, seed):
+    def select_random_low(self, values: ArrayLike, exclude_top: int, k: int, seed: int) -> Any:
         """fi_select_random_low: k seeded random indices outside the top exclude_top."""
         return selection.select_random_low(values, exclude_top, k, seed, ctx=self)
 
-    def select_complement(self, count, indices):
+    def select_complement(self, count: int, indices: ArrayLike) -> Any:
         """fi_select_complement: the indices in [0,count) not listed, ascending."""
         return selection.select_complement(count, indices, ctx=self)
 
-    def indices_to_mask(self, count, indices):
+    def indices_to_mask(self, count: int, indices: ArrayLike) -> Any:
         """fi_indices_to_mask: a count-byte mask, 1 at the listed indices."""
         return selection.indices_to_mask(count, indices, ctx=self)
 
     # -- accumulators
-    def accumulator(self, count):
+    def accumulator(self, count: Union[int, Tuple[int, ...]]) -> Accumulator:
         """fi_accumulator_create: an empty accumulator of count blocks; count may be a shape
         tuple, which result() then gives its arrays."""
         shape = tuple(int(d) for d in count) if isinstance(count, (tuple, list)) else None
@@ -280,7 +296,7 @@ class Context(object):
         self._run("fi_accumulator_create", None, self.handle, int(count), ctypes.byref(h))
         return Accumulator(self, h.value, shape)
 
-    def deserialize_accumulator(self, buf):
+    def deserialize_accumulator(self, buf: ArrayLike) -> Accumulator:
         """fi_accumulator_deserialize: an accumulator from bytes made by serialize()."""
         c = _Call(self)
         bv = c.raw(buf, "buf")

@@ -1,7 +1,7 @@
 """Metric: the per-block factorization of G (fi_metric) and the calls that read it."""
 
 import ctypes
-from typing import Optional, Tuple
+from typing import Any, Optional, Tuple
 
 from ._arrays import _Call, _resolve_dtype
 from .errors import ArgumentError
@@ -24,12 +24,12 @@ class Metric(object):
         self.classes = int(lib.fn("fi_metric_classes")(handle))
 
     @property
-    def handle(self):
+    def handle(self) -> int:
         if not self._handle:
             raise ArgumentError("the Metric is closed")
         return self._handle
 
-    def close(self):
+    def close(self) -> None:
         h, self._handle = self._handle, None
         if h:
             self.ctx.lib.fn("fi_metric_free")(h)
@@ -46,7 +46,8 @@ class Metric(object):
     def __exit__(self, *exc):
         self.close()
 
-    def compute(self, target, out=None, accumulate=False, dtype=None, ctx=None):
+    def compute(self, target: Any, out: Any = None, accumulate: bool = False,
+                dtype: Any = None, ctx: Any = None) -> Any:
         """fi_compute: FI per block for target (n values, any float dtype read in place). The
         class target k is scores[k]. accumulate=True adds into out."""
         ctx = ctx or self.ctx
@@ -59,7 +60,7 @@ class Metric(object):
                  ov.address, ctx._flags(accumulate))
         return out
 
-    def residual(self, target, dtype=None, ctx=None):
+    def residual(self, target: Any, dtype: Any = None, ctx: Any = None) -> Any:
         """fi_residual: ||(I - V V^T) g[b]|| / ||g[b]|| per block."""
         ctx = ctx or self.ctx
         c = _Call(ctx)
@@ -69,7 +70,7 @@ class Metric(object):
                  ov.address)
         return out
 
-    def ranks(self, ctx=None):
+    def ranks(self, ctx: Any = None) -> Any:
         """fi_metric_ranks: the numerical rank of every block (int64)."""
         ctx = ctx or self.ctx
         c = _Call(ctx)
@@ -77,14 +78,14 @@ class Metric(object):
         ctx._run("fi_metric_ranks", c, ctx.handle, self.handle, ov.address)
         return out
 
-    def class_bound(self, k, ctx=None):
+    def class_bound(self, k: int, ctx: Any = None) -> float:
         """fi_class_bound: (1-P_k)/P_k (or 1/P_k), the class-target ceiling of FI."""
         ctx = ctx or self.ctx
         b = ctypes.c_double()
         ctx._run("fi_class_bound", None, ctx.handle, self.handle, int(k), ctypes.byref(b))
         return b.value
 
-    def normalize(self, k, fi, ctx=None):
+    def normalize(self, k: int, fi: Any, ctx: Any = None) -> Tuple[Any, Any]:
         """fi_normalize_class: (fi / bound, saturated flags) for class target k."""
         ctx = ctx or self.ctx
         c = _Call(ctx)
