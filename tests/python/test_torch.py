@@ -194,6 +194,30 @@ class TestAgainstPinv(unittest.TestCase):
             rel = np.abs(got[big] - want[big]) / want[big]
             self.assertLess(np.median(rel), 0.05, name)
 
+    def test_float16_linear_logits_closed_form(self):
+        # torch 1.13 has no float16 matmul on the CPU; elementwise ops are enough for a linear
+        # model z_c = sum_j x_j w_cj, whose scores (delta_ic - P_c) x_j give element FI of the
+        # class target k in closed form (SPEC fact 1): (delta_kc - P_c)^2 / (P_c (1 - P_c)),
+        # the same for every j. float16 parameters reach libfi as FI_F16, in place.
+        class Scale(torch.nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.w = torch.nn.Parameter(torch.randn(4, 6).half())
+
+            def forward(self, x):
+                return (x.unsqueeze(1) * self.w).sum(-1)
+
+        torch.manual_seed(6)
+        m = Scale()
+        X = torch.randn(3, 6).half()
+        res = fit.compute(m, X, layouts=("elements",))
+        want = np.zeros((4, 6))
+        for s in range(3):
+            P = torch.softmax(m(X[s:s + 1])[0].detach().double(), 0).numpy()
+            k = int(P.argmax())
+            want += (((np.arange(4) == k) - P) ** 2 / (P * (1 - P)))[:, None] / 3
+        np.testing.assert_allclose(res.parameters["w"].elements, want, rtol=5e-3)
+
     def test_dtype_of_scores_is_the_parameters(self):
         calls = []
         real = libfi.Context.direct
