@@ -104,6 +104,8 @@ static void accumulate(fi_context *ctx)
     printf("accumulate.fused_1pass_x8_ms %.1f\n", f1);
     printf("accumulate.fused_1pass_over_direct_1pass %.2f\n", f1 / d1);
     printf("accumulate.fused_1pass_over_direct %.2f\n", f1 / d);
+    /* what the add costs on top of computing FI: the fused call minus fi_direct alone */
+    printf("accumulate.fused_add_ns_per_block %.2f\n", (f1 - d1) / SAMPLES / (double)n * 1e6);
     printf("accumulate.direct_x8_ms %.1f\n", d);
     printf("accumulate.fused_x8_ms %.1f\n", f);
     printf("accumulate.fused_over_direct %.2f\n", f / d);

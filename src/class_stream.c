@@ -13,9 +13,14 @@
  *    centred scatter (its sum of squares or its factor R), rows sqrt(w W / (W + w)) (s - mu)
  *    with W the weight before the class: no cancellation, and class-independent scores give
  *    exactly 0 as fi_direct's centring does;
+ *  - blocks in strict and remainder mode also keep the centred factor (the Welford rows) and
+ *    the largest score norm per block: fi_direct replaces B by B (I - q q^T), q the softmax
+ *    null direction, when |B q| is below the cut-off for p >= K, and the centred scatter is
+ *    exactly that product's Gram;
  *  - the class target's score as it streams by.
- * Memory is O(n) whatever K: (1 or (p+1)/2, +1 with remainder or renormalize, +1 with a class
- * target) doubles per coordinate. */
+ * Memory is O(n) whatever K. Doubles per coordinate: elements 1 (+1 in remainder and
+ * renormalize mode); blocks (p+1)/2 + 1 (+ (p+1)/2 + 1/p in strict and remainder mode); +1 with
+ * a class target. */
 #include "gram.h"
 #include "workflow.h"
 
@@ -32,8 +37,13 @@ struct fi_class_stream {
     int64_t classes;      /* fed so far */
     double psum;          /* sum of their probabilities (the Welford weight W) */
     fi_dtype coarsest;    /* the fed dtype of largest unit roundoff (rank tolerance) */
-    double *r;            /* per block: d (p = 1) or packed upper R, row-major */
-    double *m;            /* per coordinate (b, j): sum P s (remainder) or mu (renormalize) */
+    double *r;            /* per block: d (p = 1) or packed upper R, row-major (renormalize:
+                             of the centred scatter) */
+    double *rc;           /* p > 1, strict and remainder: R of the centred scatter, for the
+                             softmax null direction (see finish_block) */
+    double *smax2;        /* p > 1, strict and remainder: max_i |s_i[b]|^2 per block */
+    double *m;            /* per coordinate (b, j): p = 1: sum P s (remainder) or mu
+                             (renormalize); p > 1: mu (every mode) */
     double *t;            /* per coordinate: the class target's score */
 };
 
@@ -81,8 +91,9 @@ int fi_class_stream_create(fi_context *ctx, int64_t n, const fi_blocks *blocks,
     if (target_class < -1)
         return fi__fail(ctx, FI_ERR_CLASS, "target_class %lld: a class index >= 0, or -1 for "
                         "none", (long long)target_class);
-    const bool with_m = ctx->class_mode != FI_CLASS_STRICT;
-    if ((uint64_t)count > SIZE_MAX / sizeof(double) / (uint64_t)(packed_size(p) + 2 * p))
+    const bool with_m = ctx->class_mode != FI_CLASS_STRICT || p > 1;
+    const bool with_rc = p > 1 && ctx->class_mode != FI_CLASS_RENORMALIZE;
+    if ((uint64_t)count > SIZE_MAX / sizeof(double) / (uint64_t)(2 * packed_size(p) + 2 * p + 1))
         return fi__fail(ctx, FI_ERR_DIMENSION, "a class stream of %lld blocks of %lld overflows "
                         "size_t", (long long)count, (long long)p);
     fi_class_stream *s = fi__calloc(&ctx->mem, 1, sizeof *s);
@@ -91,8 +102,13 @@ int fi_class_stream_create(fi_context *ctx, int64_t n, const fi_blocks *blocks,
         s->m = with_m ? fi__calloc(&ctx->mem, (size_t)(count * p), sizeof(double)) : NULL;
         s->t = target_class >= 0 ? fi__calloc(&ctx->mem, (size_t)(count * p), sizeof(double))
                                  : NULL;
+        if (with_rc) {
+            s->rc = fi__calloc(&ctx->mem, (size_t)(count * packed_size(p)), sizeof(double));
+            s->smax2 = fi__calloc(&ctx->mem, (size_t)count, sizeof(double));
+        }
     }
-    if (!s || !s->r || (with_m && !s->m) || (target_class >= 0 && !s->t)) {
+    if (!s || !s->r || (with_m && !s->m) || (target_class >= 0 && !s->t) ||
+        (with_rc && (!s->rc || !s->smax2))) {
         if (s) {
             s->mem = ctx->mem;
             fi_class_stream_free(s);
@@ -117,6 +133,8 @@ void fi_class_stream_free(fi_class_stream *cs)
     if (!cs) return;
     const fi_allocator mem = cs->mem;
     fi__free(&mem, cs->r);
+    fi__free(&mem, cs->rc);
+    fi__free(&mem, cs->smax2);
     fi__free(&mem, cs->m);
     fi__free(&mem, cs->t);
     fi__free(&mem, cs);
@@ -167,30 +185,34 @@ static void add_elements(fi_class_stream *cs, double w, double W, fi_dtype dt, c
     }
 }
 
-/* p > 1: block by block, the class's row appended to R. */
+/* p > 1: block by block, the class's row appended to R; in strict and remainder mode also its
+ * centred row (weighted Welford) to the centred factor, and the score norm to the block's max. */
 static void add_blocks(fi_class_stream *cs, double w, double W, fi_dtype dt, const void *sc)
 {
     const int64_t p = cs->p, ps = packed_size(p), count = cs->bl.count;
     const bool keep = cs->t && cs->classes == cs->target_class;
     const bool renorm = cs->mode == FI_CLASS_RENORMALIZE;
-    const double Wn = W + w, a = renorm && w > 0 ? w / Wn : 0;
-    const double scale = renorm ? sqrt(w > 0 ? w * (W / Wn) : 0) : sqrt(w);
+    const double Wn = W + w, a = w > 0 ? w / Wn : 0;
+    const double scale_c = sqrt(w > 0 ? w * (W / Wn) : 0), scale = sqrt(w);
     for (int64_t b = 0; b < count; b++) {
-        double x[CS_MAX_P];
+        double x[CS_MAX_P], xc[CS_MAX_P], norm2 = 0;
         for (int64_t j = 0; j < p; j++) {
             const double s = fi__load(dt, sc, coord(&cs->bl, b, j));
             if (keep) cs->t[b * p + j] = s;
-            if (renorm) {
-                double *mu = cs->m + b * p + j;
-                const double delta = s - *mu;
-                *mu += a * delta;
-                x[j] = scale * delta;
-            } else {
-                if (cs->m) cs->m[b * p + j] += w * s;
-                x[j] = scale * s;
-            }
+            double *mu = cs->m + b * p + j;
+            const double delta = s - *mu;
+            *mu += a * delta;
+            xc[j] = scale_c * delta;
+            x[j] = scale * s;
+            norm2 += s * s;
         }
+        if (renorm) {
+            if (scale_c > 0) givens_append(cs->r + b * ps, p, xc);
+            continue;
+        }
+        cs->smax2[b] = fmax(cs->smax2[b], norm2);
         if (scale > 0) givens_append(cs->r + b * ps, p, x);
+        if (scale_c > 0) givens_append(cs->rc + b * ps, p, xc);
     }
 }
 
@@ -266,7 +288,8 @@ static inline double target_at(const finish_job *f, int64_t b, int64_t j)
     const fi_class_stream *cs = f->cs;
     const int64_t i = b * cs->p + j;
     if (f->target) return fi__load(f->dtype, f->target, coord(&cs->bl, b, j));
-    if (f->remainder_target) return -cs->m[i] / f->rem;
+    if (f->remainder_target) /* m = sum P s: mu * sum P for blocks */
+        return -(cs->p > 1 ? cs->m[i] * cs->psum : cs->m[i]) / f->rem;
     if (cs->mode == FI_CLASS_RENORMALIZE) return cs->t[i] - cs->m[i];
     return cs->t[i];
 }
@@ -295,13 +318,25 @@ static int finish_block(const finish_job *f, int64_t b, fi_svd_work *sw, double 
     const fi_class_stream *cs = f->cs;
     const int64_t p = cs->p, ps = packed_size(p);
     double R[CS_MAX_P * (CS_MAX_P + 1) / 2], x[CS_MAX_P], g[CS_MAX_P];
-    memcpy(R, cs->r + b * ps, (size_t)ps * sizeof(double));
+    const double *src = cs->r + b * ps;
+    if (cs->mode != FI_CLASS_RENORMALIZE && !f->remainder && cs->classes <= p) {
+        /* fi_direct's softmax null direction (src/internal.h, fi__deflate_null): for p >= K,
+         * when |B q| = |sum_i P_i s_i| / sqrt(sum P) <= max(atol, rcond max_i |s_i[b]|), B is
+         * replaced by B (I - q q^T), whose rows sqrt(P_i) (s_i - mu) are the centred scatter's:
+         * its factor was kept alongside. (With a remainder class B q = 0 exactly, and
+         * renormalized scores are centred already.) */
+        double m2 = 0;
+        for (int64_t j = 0; j < p; j++) m2 += cs->m[b * p + j] * cs->m[b * p + j];
+        const double bq = sqrt(m2 * cs->psum); /* |mu| sqrt(sum P) */
+        if (bq <= fmax(f->atol, f->rcond * sqrt(cs->smax2[b]))) src = cs->rc + b * ps;
+    }
+    memcpy(R, src, (size_t)ps * sizeof(double));
     if (cs->mode == FI_CLASS_RENORMALIZE) {
         const double s = sqrt(f->inv_w);
         for (int64_t i = 0; i < ps; i++) R[i] *= s;
     }
     if (f->remainder) {
-        const double s = 1 / sqrt(f->rem);
+        const double s = cs->psum / sqrt(f->rem); /* the remainder row m / sqrt(1 - sum P) */
         for (int64_t j = 0; j < p; j++) x[j] = s * cs->m[b * p + j];
         givens_append(R, p, x);
     }
@@ -325,7 +360,7 @@ static int finish_block(const finish_job *f, int64_t b, fi_svd_work *sw, double 
         for (int64_t i = 0; i < p; i++) B[j + i * p] = i <= j ? R[upper(p, i, j)] : 0;
     int info = 0;
     int64_t r = 0;
-    if (fi__svd_factor(B, p, p, f->rcond, f->atol, sw, &r, sigma, W, &info) != FI_OK)
+    if (fi__svd_factor(B, p, p, f->rcond, f->atol, p, sw, &r, sigma, W, &info) != FI_OK)
         return fi__fail(ctx, FI_ERR_LAPACK, "LAPACK dgesvd failed on block %lld, info %d",
                         (long long)b, info);
     fi = 0;
@@ -409,7 +444,8 @@ int fi_class_stream_info(const fi_class_stream *cs, int64_t *classes, double *pr
     if (bytes) {
         const size_t count = (size_t)cs->bl.count, p = (size_t)cs->p;
         *bytes = sizeof *cs + count * (size_t)packed_size(cs->p) * sizeof(double) +
-                 (cs->m ? count * p * sizeof(double) : 0) + (cs->t ? count * p * sizeof(double) : 0);
+                 (cs->m ? count * p * sizeof(double) : 0) + (cs->t ? count * p * sizeof(double) : 0) +
+                 (cs->rc ? count * ((size_t)packed_size(cs->p) + 1) * sizeof(double) : 0);
     }
     return FI_OK;
 }

@@ -6,23 +6,15 @@
 
 #include "internal.h"
 
-/* Unit roundoff of a dtype's storage. */
-static inline double fi__wf_unit_roundoff(fi_dtype dtype)
-{
-    switch (dtype) {
-    case FI_F64: return 0x1p-53;
-    case FI_F32: return 0x1p-24;
-    case FI_BF16: return 0x1p-8;
-    default: return 0x1p-11; /* FI_F16 */
-    }
-}
+/* Unit roundoff of a dtype's storage (main's fi__unit_roundoff). */
+static inline double fi__wf_unit_roundoff(fi_dtype dtype) { return fi__unit_roundoff(dtype); }
 
-/* The default rank tolerance of fi_direct for a p x K block of scores stored in dtype, so
- * that the workflow objects decide ranks exactly as fi_direct does. */
+/* The default rank tolerance of fi_direct for a p x K block of scores stored in dtype
+ * (FI_OPT_RCOND, else FI_OPT_RANK_RULE's default), so that the workflow objects decide ranks
+ * exactly as fi_direct does. */
 static inline double fi__wf_rcond(const fi_context *ctx, fi_dtype dtype, int64_t p, int64_t k)
 {
-    (void)dtype; /* main: fi__rcond(ctx, dtype, p, k) */
-    return fi__rcond(ctx, p, k);
+    return fi__rcond(ctx, dtype, p, k);
 }
 
 static inline void fi__wf_put_u64(unsigned char *p, uint64_t v)
