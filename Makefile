@@ -1,5 +1,5 @@
 # libfi - build, install, test. `make help` lists the targets.
-VERSION      := 1.1.0
+VERSION      := 1.2.0
 SOVERSION    := 1
 PREFIX       ?= /usr/local
 LIBDIR       ?= $(PREFIX)/lib

@@ -23,13 +23,14 @@ typedef struct fi_allocator {
 } fi_allocator;
 
 struct fi_context {
-    double rcond;    /* < 0: default max(p,K)*eps */
+    double rcond;    /* < 0: the default of rank_rule */
     double atol;     /* >= 0 */
     double prob_tol; /* >= 0 */
     int class_mode;  /* fi_class_mode */
     int threads;     /* >= 1 */
     int method;      /* fi_method */
     int isa;         /* fi_isa */
+    int rank_rule;   /* fi_rank_rule: the default rcond */
     fi_allocator mem;
     char error[FI_ERRLEN];
 };
@@ -140,11 +141,31 @@ void fi__problem_scores_at(const fi_problem *pb, int64_t c, double *s);
 bool fi__gather_block(const fi_problem *pb, const fi_layout *l, int64_t b, double *B,
                       double *scratch);
 
-/* Default relative rank tolerance of a p x K block. */
-static inline double fi__rcond(const fi_context *ctx, int64_t p, int64_t k)
+/* Unit roundoff of a dtype's storage: the relative error of rounding a real to it. */
+static inline double fi__unit_roundoff(fi_dtype dtype)
+{
+    switch (dtype) {
+    case FI_F64: return 0x1p-53;
+    case FI_F32: return 0x1p-24;
+    case FI_BF16: return 0x1p-8;
+    default: return 0x1p-11; /* FI_F16 */
+    }
+}
+
+/* Relative rank tolerance of a p x K block whose scores are stored in dtype: the caller's
+ * FI_OPT_RCOND, else the rank rule's default from the unit roundoff u of dtype. Singular values
+ * below the rounding of the input are noise (the softmax null direction of float32 autograd
+ * scores comes back near 1e-7 sigma_max); a float64 tolerance would divide by them.
+ * FI_RANK_ROUNDOFF: max(p, K) u (SPEC section 1). FI_RANK_NOISE: the input's rounding moves B by
+ * |E|_2 <= |E|_F <= u |B|_F <= u sqrt(min(p,K)) sigma_max, so 2 sqrt(min(p,K)) u bounds it with
+ * a factor 2 to spare, and max(p,K) 2^-53 covers the double SVD's own error. */
+static inline double fi__rcond(const fi_context *ctx, fi_dtype dtype, int64_t p, int64_t k)
 {
     if (ctx->rcond >= 0) return ctx->rcond;
-    return (double)(p > k ? p : k) * DBL_EPSILON;
+    const double big = (double)(p > k ? p : k), small = (double)(p < k ? p : k);
+    if (ctx->rank_rule == FI_RANK_NOISE)
+        return fmax(big * 0x1p-53, 2 * sqrt(small) * fi__unit_roundoff(dtype));
+    return big * fi__unit_roundoff(dtype);
 }
 
 /* ---- per-block factorization: W = diag(1/sigma) V^T, r x p, row-major ---- */
@@ -161,9 +182,19 @@ typedef struct fi_svd_work {
 int fi__svd_workspace(fi_context *ctx, const fi_allocator *mem, int64_t p_max, int64_t k,
                       fi_svd_work *w);
 void fi__svd_workspace_free(const fi_allocator *mem, fi_svd_work *w);
-/* Returns FI_OK or FI_ERR_LAPACK (info in *info). */
-int fi__svd_factor(double *B, int64_t p, int64_t k, double rcond, double atol, fi_svd_work *w,
-                   int64_t *rank, double *sigma, double *W, int *info);
+/* The softmax null direction. Scores of K classes that are a softmax over them satisfy
+ * sum_i P_i s_i = 0, so B q = 0 for q = sqrt(P)/|sqrt(P)|. Computed scores (float32 autograd,
+ * 16-bit storage) leave B q at the rounding of the largest UNWEIGHTED score: far above
+ * rcond * sigma_max when the prediction is confident (the weights sqrt(P_i) shrink sigma_max, not
+ * the rounding), and FI would divide by it, up to 1/P_k instead of the ceiling (1-P_k)/P_k.
+ * When |B q| <= max(atol, rcond * max_i |s_i[b]|) the direction is noise: B <- B (I - q q^T)
+ * and true is returned (the rank is then at most k - 1). Blocks with p < k are left alone
+ * (their rank cannot reach k). The Gram kernels apply the same rule (src/gram.c). */
+bool fi__deflate_null(double *B, int64_t p, int64_t k, const double *sqrt_prob, double rcond,
+                      double atol);
+/* Returns FI_OK or FI_ERR_LAPACK (info in *info). At most max_rank directions are kept. */
+int fi__svd_factor(double *B, int64_t p, int64_t k, double rcond, double atol, int64_t max_rank,
+                   fi_svd_work *w, int64_t *rank, double *sigma, double *W, int *info);
 
 /* ---- threads ---- */
 
