@@ -99,27 +99,37 @@ static int report_pixels(fi_context *ctx, const double *theta, const digits_set 
     return 0;
 }
 
-enum { PICTURE_IMAGES = 6, PICTURE_COLS = 6 };
+enum { PICTURE_IMAGES = 6, PICTURE_COLS = 7 };
 
-/* The PNG: for the first PICTURE_IMAGES test images (row by row) the input, pixel FI,
- * |g x|, and the FI of 2x2, 3x3 and 4x4 patches. FI is shown as FI / ceiling (1-P_k)/P_k,
- * so 1 (white) is the largest value FI can take on that image; |g x| is scaled to its own
- * maximum. */
+/* v scaled from its minimum (0) to its maximum (1); a flat map is all 0. */
+static void own_range(const double *v, double *out)
+{
+    double lo = v[0], hi = v[0];
+    for (int j = 1; j < MLP_IN; j++) {
+        lo = fmin(lo, v[j]);
+        hi = fmax(hi, v[j]);
+    }
+    for (int j = 0; j < MLP_IN; j++) out[j] = hi > lo ? (v[j] - lo) / (hi - lo) : 0;
+}
+
+/* The PNG: for the first PICTURE_IMAGES test images (row by row) the input; pixel FI as a
+ * fraction of the image's ceiling (1-P_k)/P_k, so that 1 (white) is the largest value FI can
+ * take there; the same pixel FI scaled to its own range (the ranking FI makes); |g x| scaled
+ * to its maximum; and the FI of 2x2, 3x3 and 4x4 patches as fractions of the ceiling. */
 static int write_picture(fi_context *ctx, const double *theta, const digits_set *test,
                          const char *path)
 {
     static double maps[PICTURE_IMAGES][PICTURE_COLS][MLP_IN];
     const double *panels[PICTURE_IMAGES * PICTURE_COLS];
-    const int kind[PICTURE_COLS] = {HEAT_INK, HEAT_MAP, HEAT_MAP, HEAT_MAP, HEAT_MAP, HEAT_MAP};
+    const int kind[PICTURE_COLS] = {HEAT_INK, HEAT_MAP, HEAT_MAP, HEAT_MAP,
+                                    HEAT_MAP, HEAT_MAP, HEAT_MAP};
     for (int r = 0; r < PICTURE_IMAGES && r < test->count; r++) {
         const double *x = test->x[r];
         pixel_criteria pc;
         if (criteria_pixels(ctx, theta, x, &pc)) return -1;
-        double mx = 0;
-        for (int j = 0; j < MLP_IN; j++) mx = fmax(mx, pc.taylor[j]);
         memcpy(maps[r][0], x, sizeof maps[r][0]);
-        for (int j = 0; j < MLP_IN; j++) maps[r][2][j] = mx > 0 ? pc.taylor[j] / mx : 0;
-        const int cols[] = {1, 3, 4, 5}, sides[] = {1, 2, 3, 4};
+        own_range(pc.taylor, maps[r][3]);
+        const int cols[] = {1, 4, 5, 6}, sides[] = {1, 2, 3, 4};
         for (int q = 0; q < 4; q++) {
             patch_tiling t;
             patch_tiling_make(sides[q], &t);
@@ -129,15 +139,17 @@ static int write_picture(fi_context *ctx, const double *theta, const digits_set 
                 for (int64_t j = t.offsets[b]; j < t.offsets[b + 1]; j++)
                     maps[r][cols[q]][t.indices[j]] = norm[b];
         }
+        own_range(maps[r][1], maps[r][2]);
         for (int c = 0; c < PICTURE_COLS; c++) panels[r * PICTURE_COLS + c] = maps[r][c];
     }
     if (heatmap_write_png(path, panels, kind, PICTURE_IMAGES, PICTURE_COLS)) {
         fprintf(stderr, "cannot write %s\n", path);
         return -1;
     }
-    printf("\nHeat maps (PNG): %s\n  rows: test images 0-%d; columns: the image, pixel FI, |g x|,"
-           " FI of 2x2, 3x3, 4x4\n  patches. FI as a fraction of its ceiling (1-P_k)/P_k "
-           "(white = 1), |g x| of its maximum.\n", path, PICTURE_IMAGES - 1);
+    printf("\nHeat maps (PNG): %s\n  rows: test images 0-%d; columns: the image; pixel FI / "
+           "ceiling (1-P_k)/P_k\n  (white = 1); pixel FI scaled to its own range; |g x| scaled "
+           "to its own range;\n  FI / ceiling of 2x2, 3x3 and 4x4 patches.\n", path,
+           PICTURE_IMAGES - 1);
     return 0;
 }
 
