@@ -115,12 +115,17 @@ typedef enum fi_method {
     FI_METHOD_REFERENCE = 1 /* LAPACK SVD of every block (the accuracy anchor)             */
 } fi_method;
 
-/* Instruction set of the streaming kernels. AUTO takes the widest this CPU runs (AVX2+FMA on
- * x86-64); PORTABLE takes the baseline kernels, whose results are the same bits on every CPU of
- * the architecture. Both give the same FI to the documented accuracy. (Added in 1.1.0.) */
+/* Instruction set of the streaming kernels. AUTO takes the widest this CPU runs (AVX-512VL or
+ * AVX2+FMA on x86-64); PORTABLE takes the baseline kernels, whose results are the same bits on
+ * every CPU of the architecture. AVX2 and AVX512 ask for one x86-64 build by name (to test or
+ * pin it); fi_context_set refuses them with FI_ERR_OPTION where this build or CPU lacks them.
+ * All give the same FI to the documented accuracy. (AUTO, PORTABLE added in 1.1.0; AVX2,
+ * AVX512 in 1.2.0.) */
 typedef enum fi_isa {
     FI_ISA_AUTO = 0,
-    FI_ISA_PORTABLE = 1
+    FI_ISA_PORTABLE = 1,
+    FI_ISA_AVX2 = 2,
+    FI_ISA_AVX512 = 3
 } fi_isa;
 
 /* Reductions of per-element values over groups (fi_reduce). */

@@ -8,13 +8,13 @@ MLP_SRC  := $(MLP_DIR)/digits.c $(MLP_DIR)/mlp.c $(MLP_DIR)/train.c $(MLP_DIR)/s
 MLP_HDR  := $(wildcard $(MLP_DIR)/*.h) include/fi.h
 MLP_DATA := examples/data/digits.csv.gz
 
-build/examples/mlp_digits: $(MLP_DIR)/main.c $(MLP_SRC) $(MLP_HDR) $(SHLIB) lib/libfi.so | deps
+build/examples/mlp_digits: $(MLP_DIR)/main.c $(MLP_SRC) $(MLP_HDR) $(LIB_FILES) | $(DEPS_OK)
 	@mkdir -p $(@D)
 	$(CC) $(USER_CFLAGS) -I$(MLP_DIR) -o $@ $(MLP_DIR)/main.c $(MLP_SRC) $(USER_LIBS)
 
 # The tests are a Check program of their own: they need the example's model code, which the
 # one-runner unit tests (tests/check_*.c) do not link.
-build/tests/check_mlp: $(MLP_DIR)/check_mlp.c $(MLP_SRC) $(MLP_HDR) $(SHLIB) lib/libfi.so | deps
+build/tests/check_mlp: $(MLP_DIR)/check_mlp.c $(MLP_SRC) $(MLP_HDR) $(LIB_FILES) | $(DEPS_OK)
 	@mkdir -p $(@D)
 	$(CC) $(USER_CFLAGS) -I$(MLP_DIR) $(shell pkg-config --cflags check 2>/dev/null) -o $@ \
 	    $(MLP_DIR)/check_mlp.c $(MLP_SRC) $(USER_LIBS) $(shell pkg-config --libs check 2>/dev/null)

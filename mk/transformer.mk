@@ -10,12 +10,12 @@ TF_HDR    := $(wildcard $(TF_DIR)/*.h) include/fi.h
 .PHONY: demo-transformer check-transformer
 
 build/examples/transformer_demo: $(TF_DIR)/transformer_demo.c $(TF_COMMON) $(TF_HDR) \
-                                 $(SHLIB) lib/libfi.so
+                                 $(LIB_FILES)
 	@mkdir -p $(@D)
 	$(CC) $(USER_CFLAGS) -I$(TF_DIR) -o $@ $(filter %.c,$^) $(USER_LIBS)
 
 build/tests/check_transformer: $(TF_DIR)/check_transformer.c $(TF_COMMON) $(TF_HDR) \
-                               $(SHLIB) lib/libfi.so
+                               $(LIB_FILES)
 	@mkdir -p $(@D)
 	$(CC) $(USER_CFLAGS) -I$(TF_DIR) -o $@ $(filter %.c,$^) $(USER_LIBS)
 

@@ -1,5 +1,6 @@
 /* Context: options, error text, allocator; version and constant queries. */
 #include "internal.h"
+#include "kernels/kernels.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -150,9 +151,14 @@ int fi_context_set(fi_context *ctx, int option, double value)
         ctx->method = (int)value;
         break;
     case FI_OPT_ISA:
-        if (!is_integral(value) || value < FI_ISA_AUTO || value > FI_ISA_PORTABLE)
+        if (!is_integral(value) || value < FI_ISA_AUTO || value > FI_ISA_AVX512)
             return fi__fail(ctx, FI_ERR_OPTION,
-                            "FI_OPT_ISA must be 0 (auto) or 1 (portable kernels); got %g", value);
+                            "FI_OPT_ISA must be 0 (auto), 1 (portable), 2 (AVX2) or "
+                            "3 (AVX-512) kernels; got %g", value);
+        if (!fi__isa_available((int)value))
+            return fi__fail(ctx, FI_ERR_OPTION,
+                            "FI_OPT_ISA %g: this build or CPU does not run the %s kernels", value,
+                            value == FI_ISA_AVX2 ? "AVX2+FMA+F16C" : "AVX-512VL");
         ctx->isa = (int)value;
         break;
     default:
@@ -222,7 +228,7 @@ static const struct {
     C(FI_OPT_THREADS), C(FI_OPT_METHOD), C(FI_OPT_ISA),
     C(FI_CLASS_STRICT), C(FI_CLASS_RENORMALIZE), C(FI_CLASS_REMAINDER),
     C(FI_METHOD_AUTO), C(FI_METHOD_REFERENCE),
-    C(FI_ISA_AUTO), C(FI_ISA_PORTABLE),
+    C(FI_ISA_AUTO), C(FI_ISA_PORTABLE), C(FI_ISA_AVX2), C(FI_ISA_AVX512),
     C(FI_REDUCE_SUM), C(FI_REDUCE_MEAN), C(FI_REDUCE_MAX),
 };
 #undef C

@@ -2,8 +2,10 @@
  * Elements (p = 1) use the closed form of SPEC fact 1 in a streaming loop; larger blocks
  * are factored one at a time with the metric's kernels (fast Gram kernels, SVD where they
  * cannot decide) and applied at once, so the per-block workspace is all that is allocated. */
-#include "kernels.h"
-#include "stream.h"
+#include "kernels/kernels.h"
+#include "solve/element.h"
+#include "solve/factor.h"
+#include "solve/sums.h"
 
 #include <stdio.h>
 
@@ -34,6 +36,15 @@ static inline double target_at(const direct_job *job, int64_t c, const double *s
     return job->target ? fi__load(job->pb->dtype, job->target, c) : s[job->k];
 }
 
+/* Where the streaming kernels read g: the target, or the target class's row of the scores
+ * (the same coordinates: both are indexed by coordinate). */
+static inline const void *target_base(const direct_job *job)
+{
+    const fi_problem *pb = job->pb;
+    return job->target ? job->target
+                       : (const char *)pb->scores + job->k * pb->ld * fi__dtype_bytes(pb->dtype);
+}
+
 /* p = 1: FI = g^2 / sum_i P_i s_i^2, 0 where the block's single singular value is cut. */
 static int elements_range(void *arg, int64_t first, int64_t last, int worker, char *err)
 {
@@ -42,7 +53,7 @@ static int elements_range(void *arg, int64_t first, int64_t last, int worker, ch
     const int64_t K = pb->k_eff;
     const double rcond = fi__rcond(job->ctx, 1, K), atol = job->ctx->atol;
     if (fi__stream_supported(pb, job->l) && job->l->affine.step == 1) {
-        const int64_t c = fi__kernels(job->ctx)->elements(pb, job->target, job->k, rcond, atol,
+        const int64_t c = fi__kernels(job->ctx)->elements(pb, target_base(job), rcond, atol,
                                                           first, last, job->out,
                                                           job->flags & FI_ACCUMULATE);
         if (c < 0) return FI_OK;
@@ -50,7 +61,7 @@ static int elements_range(void *arg, int64_t first, int64_t last, int worker, ch
         return FI_ERR_NONFINITE;
     }
     if (fi__stream_supported(pb, job->l) && !(job->flags & FI_SINGLE_PASS)) {
-        fi__stream_elements(pb, job->l, job->target, job->k, rcond, atol, first, last, job->out,
+        fi__stream_elements(pb, job->l, target_base(job), rcond, atol, first, last, job->out,
                             job->flags & FI_ACCUMULATE);
         return FI_OK;
     }
@@ -239,7 +250,8 @@ static int blocks_range(void *arg, int64_t first, int64_t last, int worker, char
         unsigned char ok[FI_PIXEL_CHUNK];
         for (int64_t b0 = first; b0 < last && status == FI_OK; b0 += FI_PIXEL_CHUNK) {
             const int64_t nb = last - b0 < FI_PIXEL_CHUNK ? last - b0 : FI_PIXEL_CHUNK;
-            kern->pixels(pb, a, b0, nb, job->target, job->k, rcond, ctx->atol, fi, ok);
+            kern->pixels(pb, a, b0, nb, job->target ? job->target : pb->scores,
+                         job->target ? 0 : job->k * pb->ld, rcond, ctx->atol, fi, ok);
             for (int64_t j = 0; j < nb && status == FI_OK; j++) {
                 if (ok[j]) put(job, b0 + j, fi[j]);
                 else status = block_general(job, ws, b0 + j, psum, err);
@@ -260,7 +272,7 @@ static int blocks_range(void *arg, int64_t first, int64_t last, int worker, char
                 if (columns)
                     fi__column_gram(pb, ws->col_acc, j, job->target != NULL, job->k, &gm);
                 else
-                    kern->row_sums(pb, b0 * a->step, a->size, job->target, job->k, &gm);
+                    fi__row_sums(kern, pb, b0 * a->step, a->size, job->target, job->k, &gm);
                 if (gram_finite(&gm, K) &&
                     fi__gram_fi(&gm, K, pb->sqrt_prob, psum, rcond, ctx->atol, &fi, &r) &&
                     isfinite(fi))

@@ -68,7 +68,11 @@ static inline double fi__load(fi_dtype dtype, const void *base, int64_t i)
     }
 }
 
-/* Machine epsilon of dtype's storage (used only for documentation-level defaults). */
+/* Bytes of one value of a valid dtype (fi_dtype_size without the call into the API layer). */
+static inline int64_t fi__dtype_bytes(fi_dtype dtype)
+{
+    return dtype == FI_F64 ? 8 : dtype == FI_F32 ? 4 : 2;
+}
 bool fi__dtype_valid(int dtype);
 
 /* ---- block layouts ---- */
@@ -183,31 +187,7 @@ static inline int fi__check_flags(fi_context *ctx, unsigned flags, unsigned allo
     return FI_OK;
 }
 
-/* FI of a single coordinate from its k effective scores s and target g, computed on values
- * divided by their largest magnitude so that no square overflows or underflows (fact 1). */
-static inline double fi__element_fi(const double *prob, const double *s, int64_t k, double g,
-                                    double rcond, double atol)
-{
-    double mx = fabs(g);
-    for (int64_t i = 0; i < k; i++) mx = fmax(mx, fabs(s[i]));
-    if (!(mx > 0) || rcond >= 1) return 0.0;
-    double d = 0;
-    for (int64_t i = 0; i < k; i++) d += prob[i] * (s[i] / mx) * (s[i] / mx);
-    if (!(d > 0) || !(sqrt(d) * mx > atol)) return 0.0;
-    return ((g / mx) * (g / mx)) / d;
-}
-
 /* Reads n values of dtype and reports the first non-finite index (or -1). */
 int64_t fi__first_nonfinite(fi_dtype dtype, const void *x, int64_t n);
 
 #endif
-
-/* ---- fast kernels (src/kernel_fast.c) ---- */
-
-/* Scratch a fast kernel may use for one block of at most p_max coordinates and k classes. */
-size_t fi__fast_scratch_doubles(int64_t p_max, int64_t k);
-/* Factors block b with a closed form or a small Gram kernel when that kernel can decide the
- * block's rank and FI to the documented accuracy; returns false to ask for the SVD. Never
- * reports a non-finite input: that is found by fi__gather_block on the SVD path. */
-bool fi__fast_factor(const fi_problem *pb, const fi_layout *l, int64_t b, double rcond,
-                     double atol, double *scratch, int64_t *rank, double *sigma, double *W);

@@ -1,6 +1,7 @@
 /* The metric: per-block factors W_b = diag(1/sigma) V^T of G_b^+ and what is computed
  * from them (fi_compute and the diagnostics). */
 #include "internal.h"
+#include "solve/factor.h"
 
 struct fi_metric {
     fi_allocator mem;

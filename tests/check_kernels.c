@@ -218,10 +218,15 @@ START_TEST(test_kernels_against_references)
                               ? NAN
                               : ref_block_fi(pr.K, pr.P, pr.S, pr.n, idx, p, g, -1, 0, NULL, NULL);
             }
-            for (int isa = FI_ISA_AUTO; isa <= FI_ISA_PORTABLE; isa++) {
+            for (int isa = FI_ISA_AUTO; isa <= FI_ISA_AVX512; isa++) {
                 fi_context *ctx = NULL;
                 ck_assert_int_eq(fi_context_create(&ctx), FI_OK);
-                ck_assert_int_eq(fi_context_set(ctx, FI_OPT_ISA, isa), FI_OK);
+                if (fi_context_set(ctx, FI_OPT_ISA, isa) != FI_OK) { /* not on this CPU */
+                    ref_skip_once(isa == FI_ISA_AVX2 ? "kernels: AVX2 kernels" : "kernels: AVX-512 kernels",
+                                  fi_context_error(ctx));
+                    fi_context_free(ctx);
+                    continue;
+                }
                 ck_assert_int_eq(run(ctx, lc, &pr, dt, gradient, fast, 0), FI_OK);
                 fi_context_free(ctx);
                 for (int64_t b = 0; b < pr.count; b++) {

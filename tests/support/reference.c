@@ -5,6 +5,7 @@
 #include <float.h>
 #include <lapacke.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -201,4 +202,14 @@ double ref_rel(double a, double b)
 {
     if (a == b) return 0;
     return fabs(a - b) / fmax(fabs(b), 1e-300);
+}
+
+void ref_skip_once(const char *what, const char *why)
+{
+    static const char *said[16];
+    static int n_said;
+    for (int i = 0; i < n_said; i++)
+        if (strcmp(said[i], what) == 0) return;
+    if (n_said < 16) said[n_said++] = what;
+    fprintf(stderr, "SKIP %s: %s\n", what, why);
 }

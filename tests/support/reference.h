@@ -82,4 +82,9 @@ double ref_class_leverage(int64_t K, const double *P, const double *S, int64_t l
 /* Relative difference |a - b| / max(|b|, tiny), 0 when both are 0. */
 double ref_rel(double a, double b);
 
+/* A loud skip: prints "SKIP what: why" on stderr the first time `what` is skipped in this
+ * process (what must be a string literal or live as long). For what cannot run here by
+ * design (an instruction set this CPU lacks); a suite `make check` must run never skips. */
+void ref_skip_once(const char *what, const char *why);
+
 #endif

@@ -1,7 +1,7 @@
 /* Fast per-block factorizations for metric building: W = diag(1/sigma) V^T and sigma from
  * the closed form (p = 1) or from the small Gram kernels of src/gram.c, where those can decide
  * the block as the SVD would. */
-#include "gram.h"
+#include "solve/factor.h"
 
 size_t fi__fast_scratch_doubles(int64_t p_max, int64_t k)
 {
