@@ -3,8 +3,6 @@
  * run-time K. The target only chooses where g is read (gbase), so it needs no variant. */
 #include "kernels/simd.h"
 
-#include "solve/element.h"
-
 /* FI of elements b..b+n (one per lane) into *r, 0 where the lane is not decided here; returns
  * the lanes that are (d in [1e-280, DBL_MAX] and a finite quotient). */
 INLINE v4l element_vec(const int K, const fi_dtype dt, const fi_problem *pb, const void *gbase,

@@ -4,11 +4,11 @@
  * for AVX-512VL) and defines fi__<family>_<isa>; src/solve/dispatch.c gathers them into one
  * table per instruction set and picks one per call. Every kernel computes each block in one
  * vector lane with a fixed operation order, so a block's result never depends on which lane,
- * chunk or thread computed it. Kernels call nothing above src/core/ and src/solve/sums.c. */
+ * chunk or thread computed it. Kernels call nothing but src/core/. */
 #ifndef FI_KERNELS_H
 #define FI_KERNELS_H
 
-#include "solve/gram.h"
+#include "core/block.h"
 
 #define FI_PIXEL_CHUNK 64 /* blocks per call of the small-p kernel */
 
@@ -30,7 +30,7 @@ typedef void fi_column_sums_fn(const fi_problem *pb, int64_t c0, int64_t nb, int
                                int64_t inc, const void *target, double *acc);
 /* Blocks b0..b0+nb (nb <= FI_PIXEL_CHUNK) of p in {2, 3, 4} < K coordinates b*step +
  * a*stride: FI from the p x p metric by LDL^T when it is safely full rank (the test of
- * src/solve/gram.c); ok[b] = 0 where the caller must decide the block another way. g is read
+ * src/solve/eigen.c); ok[b] = 0 where the caller must decide the block another way. g is read
  * at gbase + grow + coordinate (the target with grow 0, or the target class's row). */
 typedef void fi_pixels_fn(const fi_problem *pb, const fi_blocks *bl, int64_t b0, int64_t nb,
                           const void *gbase, int64_t grow, double rcond, double atol, double *fi,
@@ -56,17 +56,5 @@ typedef struct fi_kernels {
     fi_pixels_fn fi__pixels_##isa;                                                           \
     fi_index_sums_fn fi__index_sums_##isa;                                                   \
     fi_row_sums_fn fi__rows_wide_##isa;
-
-/* The kernels a context asks for (FI_OPT_ISA) and this CPU runs (src/solve/dispatch.c). */
-const fi_kernels *fi__kernels(const fi_context *ctx);
-/* Whether this build and CPU run the kernels of isa (an fi_isa value). */
-bool fi__isa_available(int isa);
-
-/* Gram sums of one block of p contiguous coordinates from c0, by the family that fits K. */
-static inline void fi__row_sums(const fi_kernels *kern, const fi_problem *pb, int64_t c0,
-                                int64_t p, const void *target, int64_t k, fi_gram *gm)
-{
-    (pb->k_eff <= 4 ? kern->rows : kern->rows_wide)(pb, c0, p, target, k, gm);
-}
 
 #endif

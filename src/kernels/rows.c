@@ -3,8 +3,6 @@
  * contiguous coordinates (rows) or a gathered index list (index_sums). */
 #include "kernels/simd.h"
 
-#include "solve/sums.h"
-
 /* 4 coordinates idx[0..n) (zero lanes beyond n) */
 INLINE v4d gather_n(fi_dtype dt, const void *base, int64_t row, const int64_t *idx, int64_t n)
 {

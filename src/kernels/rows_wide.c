@@ -3,8 +3,6 @@
  * family built for AVX-512VL too: its 32 vector registers hold a wider tile. */
 #include "kernels/simd.h"
 
-#include "solve/sums.h"
-
 enum { ROW_CHUNK = 128, PF_AHEAD = 2 * ROW_CHUNK }; /* 16 KiB of doubles for K = 16 */
 
 /* Register tile of the K x K products: TI x TC accumulators plus TI + TC loaded vectors must

@@ -1,6 +1,6 @@
 /* The one instruction-set dispatch of the library: which build of src/kernels/ runs a call.
  * Compiled for the baseline only; the per-ISA builds of src/kernels/ define the functions. */
-#include "kernels/kernels.h"
+#include "solve/dispatch.h"
 
 FI_KERNEL_DECLS(portable)
 

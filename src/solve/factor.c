@@ -3,6 +3,8 @@
  * the block as the SVD would. */
 #include "solve/factor.h"
 
+#include "solve/eigen.h"
+
 size_t fi__fast_scratch_doubles(int64_t p_max, int64_t k)
 {
     /* B (p x k) and the p x p metric, when the kernels apply */
@@ -20,9 +22,7 @@ static bool factor_single(const fi_problem *pb, int64_t c, double rcond, double 
         if (!isfinite(s[i])) return false; /* reported by the SVD path's gather */
         mx = fmax(mx, fabs(s[i]));
     }
-    double d = 0; /* on s / max|s|: no overflow or underflow of the squares */
-    for (int64_t i = 0; i < pb->k_eff; i++) d += pb->prob[i] * (s[i] / mx) * (s[i] / mx);
-    const double sv = mx > 0 ? sqrt(d) * mx : 0;
+    const double sv = mx > 0 ? sqrt(fi__scaled_squares(pb->prob, s, pb->k_eff, mx)) * mx : 0;
     const double cut = rcond * sv > atol ? rcond * sv : atol;
     if (sv > cut && sv > 0 && isfinite(sv)) {
         *rank = 1;
@@ -47,12 +47,7 @@ bool fi__fast_factor(const fi_problem *pb, const fi_layout *l, int64_t b, double
     int64_t r;
     if (p < K) { /* p x p metric G = B B^T: W = diag(1/sqrt(lambda)) V^T */
         double *G = s + K, V[FI_GRAM_MAX_K * FI_GRAM_MAX_K];
-        for (int64_t a = 0; a < p; a++)
-            for (int64_t c = a; c < p; c++) {
-                double x = 0;
-                for (int64_t i = 0; i < K; i++) x += B[a + i * p] * B[c + i * p];
-                G[a * p + c] = G[c * p + a] = x;
-            }
+        fi__metric_gram(B, p, K, 1, p, G);
         if (!fi__metric_factor(G, p, rcond, atol, lam, V, &r)) return false;
         for (int64_t q = 0; q < r; q++) {
             sigma[q] = sqrt(lam[q]);
@@ -64,12 +59,12 @@ bool fi__fast_factor(const fi_problem *pb, const fi_layout *l, int64_t b, double
         memset(&gm, 0, sizeof gm);
         for (int64_t i = 0; i < K; i++) psum += pb->prob[i];
         for (int64_t j = 0; j < p; j++) {
-            double m = 0;
+            double bv[FI_GRAM_MAX_K], m = 0;
             for (int64_t i = 0; i < K; i++) {
-                m += pb->sqrt_prob[i] * B[j + i * p];
-                for (int64_t c = i; c < K; c++) gm.c[i * K + c] += B[j + i * p] * B[j + c * p];
+                bv[i] = B[j + i * p];
+                m += pb->sqrt_prob[i] * bv[i];
             }
-            gm.mean2 += m * m;
+            fi__gram_add(&gm, K, bv, m, NULL);
         }
         if (!fi__gram_factor(&gm, K, pb->sqrt_prob, psum, rcond, atol, lam, U, &r)) return false;
         for (int64_t q = 0; q < r; q++) {

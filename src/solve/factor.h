@@ -2,7 +2,7 @@
 #ifndef FI_SOLVE_FACTOR_H
 #define FI_SOLVE_FACTOR_H
 
-#include "solve/gram.h"
+#include "core/block.h"
 
 /* Scratch a fast kernel may use for one block of at most p_max coordinates and k classes. */
 size_t fi__fast_scratch_doubles(int64_t p_max, int64_t k);

@@ -1,7 +1,7 @@
 /* Selection of blocks by value (SPEC section 1, "Selection"): top-k, the paper's FI-Low
  * random baseline, complements and masks. Every result is a fixed function of the inputs
  * (and the seed), identical on every platform; docs/aggregation.md specifies the draw. */
-#include "internal.h"
+#include "core/core.h"
 
 #include <stdlib.h>
 

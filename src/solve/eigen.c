@@ -15,7 +15,7 @@
  * from the per-coordinate means, without cancellation) is below the rank cut-off, the SVD
  * would drop it too, and the kernel works in the (K-1)-dimensional complement of q, where
  * C is generically well conditioned. */
-#include "solve/gram.h"
+#include "solve/eigen.h"
 
 #define FI_GRAM_MIN_RATIO 1e-3
 #define FI_GRAM_CUT_MARGIN 1e-3 /* sigma within this relative distance of the cut: ambiguous */

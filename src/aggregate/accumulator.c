@@ -10,7 +10,7 @@
  * any order, over any shard split, give the same bits. Bits of a term lying more than
  * XS_K*XS_W - XS_W = 90 binary places below the largest term are dropped, the same ones in
  * every order. docs/aggregation.md has the format and the bounds. */
-#include "internal.h"
+#include "core/core.h"
 
 #define XS_W 30                                   /* bits per bin                          */
 #define XS_K 4                                    /* bins kept per sum                     */

@@ -2,10 +2,13 @@
  * Elements (p = 1) use the closed form of SPEC fact 1 in a streaming loop; larger blocks
  * are factored one at a time with the metric's kernels (fast Gram kernels, SVD where they
  * cannot decide) and applied at once, so the per-block workspace is all that is allocated. */
-#include "kernels/kernels.h"
-#include "solve/element.h"
+#include "core/threads.h"
+#include "core/validate.h"
+#include "linalg/svd.h"
+#include "solve/dispatch.h"
+#include "solve/eigen.h"
 #include "solve/factor.h"
-#include "solve/sums.h"
+#include "solve/strided.h"
 
 #include <stdio.h>
 
@@ -105,11 +108,7 @@ static bool gram_block(const direct_job *job, int64_t b, int64_t p, double psum,
                 bv[i] = sp[i] * s[i];
                 m += pb->prob[i] * s[i];
             }
-            gm.mean2 += m * m;
-            for (int64_t i = 0; i < K; i++) {
-                gm.t[i] += bv[i] * g;
-                for (int64_t k = i; k < K; k++) gm.c[i * K + k] += bv[i] * bv[k];
-            }
+            fi__gram_add(&gm, K, bv, m, &g);
         }
         return fi__gram_fi(&gm, K, sp, psum, rcond, job->ctx->atol, fi, &rank);
     }
@@ -121,40 +120,13 @@ static bool gram_block(const direct_job *job, int64_t b, int64_t p, double psum,
         gv[a] = target_at(job, c, s);
         for (int64_t i = 0; i < K; i++) G[p * p + a * K + i] = sp[i] * s[i];
     }
-    const double *Bt = G + p * p;
-    for (int64_t a = 0; a < p; a++)
-        for (int64_t c2 = a; c2 < p; c2++) {
-            double x = 0;
-            for (int64_t i = 0; i < K; i++) x += Bt[a * K + i] * Bt[c2 * K + i];
-            G[a * p + c2] = G[c2 * p + a] = x;
-        }
+    fi__metric_gram(G + p * p, p, K, K, 1, G);
     return fi__metric_fi(G, gv, p, rcond, job->ctx->atol, fi, &rank);
 }
 
 static inline void put(const direct_job *job, int64_t b, double fi)
 {
     job->out[b] = (job->flags & FI_ACCUMULATE) ? job->out[b] + fi : fi;
-}
-
-/* FI_OK, or FI_ERR_NONFINITE with the first non-finite input of block b named in err. */
-static int block_inputs_finite(const fi_problem *pb, const fi_layout *l, int64_t b,
-                               const void *target, char *err)
-{
-    const int64_t p = fi__block_size(l, b);
-    for (int64_t j = 0; j < p; j++) {
-        const int64_t c = fi__block_coord(l, b, j);
-        for (int64_t i = 0; i < pb->k_in; i++)
-            if (!isfinite(fi__load(pb->dtype, pb->scores, i * pb->ld + c))) {
-                snprintf(err, FI_ERRLEN, "score of class %lld at coordinate %lld is not finite",
-                         (long long)i, (long long)c);
-                return FI_ERR_NONFINITE;
-            }
-        if (target && !isfinite(fi__load(pb->dtype, target, c))) {
-            snprintf(err, FI_ERRLEN, "target[%lld] is not finite", (long long)c);
-            return FI_ERR_NONFINITE;
-        }
-    }
-    return FI_OK;
 }
 
 /* Finite sums: every input of the block was finite (each one reaches a diagonal sum of
@@ -181,7 +153,7 @@ static int block_general(const direct_job *job, direct_ws *ws, int64_t b, double
     double *W = ws->W, *sigma = ws->sigma, *g = ws->g, *scratch = ws->scratch, fi;
     int64_t r = 0;
     if (job->check) {
-        const int status = block_inputs_finite(pb, l, b, job->target, err);
+        const int status = fi__check_block_finite(pb, l, b, job->target, err);
         if (status != FI_OK) return status;
     }
     if (ctx->method == FI_METHOD_AUTO && K <= FI_GRAM_MAX_K &&
@@ -303,62 +275,6 @@ static int blocks_range(void *arg, int64_t first, int64_t last, int worker, char
     return status;
 }
 
-/* Index of the first non-finite value of x[0..n) (bit tests on the exponent), or -1. */
-static int64_t first_nonfinite_fast(fi_dtype dt, const void *x, int64_t n)
-{
-    enum { CH = 4096 };
-    for (int64_t i0 = 0; i0 < n; i0 += CH) {
-        const int64_t len = n - i0 < CH ? n - i0 : CH;
-        int bad = 0;
-        if (dt == FI_F32) {
-            const uint32_t *u = (const uint32_t *)x + i0;
-            for (int64_t j = 0; j < len; j++) bad |= (u[j] & 0x7f800000u) == 0x7f800000u;
-        } else if (dt == FI_F64) {
-            const uint64_t *u = (const uint64_t *)x + i0;
-            for (int64_t j = 0; j < len; j++)
-                bad |= (u[j] & 0x7ff0000000000000ull) == 0x7ff0000000000000ull;
-        } else { /* exponent all ones: bfloat16 8 bits, float16 5 bits */
-            const uint16_t *u = (const uint16_t *)x + i0, e = dt == FI_BF16 ? 0x7f80 : 0x7c00;
-            for (int64_t j = 0; j < len; j++) bad |= (u[j] & e) == e;
-        }
-        if (bad) return i0 + fi__first_nonfinite(dt, (const char *)x + i0 * (int64_t)fi_dtype_size(dt), len);
-    }
-    return -1;
-}
-
-/* Layouts whose blocks cover exactly the coordinates [0, count*size): rows, columns,
- * elements, pixels. Their inputs are checked as plain contiguous rows. */
-static bool dense_layout(const fi_layout *l)
-{
-    if (l->indexed) return false;
-    const fi_blocks *a = &l->affine;
-    return (a->stride == 1 && a->step == a->size) || (a->step == 1 && a->stride == a->count);
-}
-
-/* Every value an element reads must be finite before out is touched (unless FI_SINGLE_PASS). */
-static int check_inputs(fi_context *ctx, const fi_problem *pb, const fi_layout *l,
-                        const void *target)
-{
-    if (dense_layout(l)) {
-        const int64_t n = l->count * l->affine.size, es = (int64_t)fi_dtype_size(pb->dtype);
-        for (int64_t i = 0; i < pb->k_in; i++) {
-            const int64_t c = first_nonfinite_fast(pb->dtype, (const char *)pb->scores + i * pb->ld * es, n);
-            if (c >= 0)
-                return fi__fail(ctx, FI_ERR_NONFINITE,
-                                "score of class %lld at coordinate %lld is not finite",
-                                (long long)i, (long long)c);
-        }
-        const int64_t c = target ? first_nonfinite_fast(pb->dtype, target, n) : -1;
-        if (c >= 0) return fi__fail(ctx, FI_ERR_NONFINITE, "target[%lld] is not finite", (long long)c);
-        return FI_OK;
-    }
-    char err[FI_ERRLEN];
-    for (int64_t b = 0; b < l->count; b++)
-        if (block_inputs_finite(pb, l, b, target, err) != FI_OK)
-            return fi__fail(ctx, FI_ERR_NONFINITE, "%s", err);
-    return FI_OK;
-}
-
 static void ws_free(fi_context *ctx, direct_ws *ws)
 {
     fi__svd_workspace_free(&ctx->mem, &ws->sw);
@@ -403,16 +319,15 @@ static int direct(fi_context *ctx, const fi_problem *pb, const fi_layout *l, con
     if (!out) return fi__fail(ctx, FI_ERR_NULL, "out is NULL");
     int status = fi__check_flags(ctx, flags, FI_ACCUMULATE | FI_SINGLE_PASS);
     if (status != FI_OK) return status;
-    if (!target && (target_class < 0 || target_class >= pb->k_eff))
-        return fi__fail(ctx, FI_ERR_CLASS, "target_class %lld outside [0, %lld) (target is NULL)",
-                        (long long)target_class, (long long)pb->k_eff);
+    status = fi__check_target_class(ctx, target, target_class, pb->k_eff);
+    if (status != FI_OK) return status;
     /* Untouched out on non-finite input: elements are checked in a pass of their own (their
      * out is as large as the input); blocks verify their inputs as they are computed, into a
      * buffer of one double per block that reaches out only when every block succeeded. */
     const bool elements = !l->indexed && l->affine.size == 1;
     const bool buffered = !elements && !(flags & FI_SINGLE_PASS);
     if (elements && !(flags & FI_SINGLE_PASS)) {
-        status = check_inputs(ctx, pb, l, target);
+        status = fi__check_inputs_finite(ctx, pb, l, target);
         if (status != FI_OK) return status;
     }
     const int workers = (int)(l->count < ctx->threads ? l->count : ctx->threads);

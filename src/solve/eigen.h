@@ -1,17 +1,9 @@
-/* Small Gram kernels of the fast path; see src/gram.c for the accuracy argument. */
-#ifndef FI_GRAM_H
-#define FI_GRAM_H
+/* Small symmetric eigensolvers of the fast path: FI and factors of one block from its K x K
+ * Gram or p x p metric; see src/solve/eigen.c for the accuracy argument. */
+#ifndef FI_SOLVE_EIGEN_H
+#define FI_SOLVE_EIGEN_H
 
-#include "internal.h"
-
-#define FI_GRAM_MAX_K 16
-
-/* Per-block sums gathered in one pass over the block's coordinates. */
-typedef struct fi_gram {
-    double c[FI_GRAM_MAX_K * FI_GRAM_MAX_K]; /* upper triangle of C = B^T B, row-major K x K */
-    double t[FI_GRAM_MAX_K];                 /* t = B^T g */
-    double mean2;                            /* sum_c (sum_i P_i s_i(c))^2 */
-} fi_gram;
+#include "core/block.h"
 
 /* FI of a block with p >= K from its Gram sums; returns 0 when only the SVD can decide. */
 int fi__gram_fi(const fi_gram *gm, int64_t K, const double *sqrt_prob, double psum, double rcond,

@@ -1,5 +1,5 @@
 /* Reduction of per-element values over groups: channel FI from element FI (SPEC fact 8). */
-#include "internal.h"
+#include "core/validate.h"
 
 /* out[g] = op over the values of group g, groups an affine layout over the n values
  * (groups may overlap or leave values out). All checks come first: on failure out is

@@ -1,5 +1,5 @@
 /* The library's own worker threads: a static split of a block range, nothing global. */
-#include "internal.h"
+#include "core/threads.h"
 
 #include <pthread.h>
 #include <stdio.h>

@@ -1,6 +1,8 @@
 /* The metric: per-block factors W_b = diag(1/sigma) V^T of G_b^+ and what is computed
  * from them (fi_compute and the diagnostics). */
-#include "internal.h"
+#include "core/threads.h"
+#include "core/validate.h"
+#include "linalg/svd.h"
 #include "solve/factor.h"
 
 struct fi_metric {

@@ -1,56 +1,11 @@
-/* Context: options, error text, allocator; version and constant queries. */
-#include "internal.h"
-#include "kernels/kernels.h"
+/* Entry points of the context: options, error text, allocator; version, status texts, dtype
+ * sizes and constants by name. */
+#include "core/core.h"
+#include "core/dtype.h"
+#include "solve/dispatch.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
-
-static void *default_alloc(void *opaque, size_t size)
-{
-    (void)opaque;
-    return malloc(size);
-}
-
-static void default_free(void *opaque, void *ptr)
-{
-    (void)opaque;
-    free(ptr);
-}
-
-void *fi__alloc(const fi_allocator *mem, size_t size)
-{
-    return mem->alloc(mem->opaque, size ? size : 1);
-}
-
-void *fi__calloc(const fi_allocator *mem, size_t count, size_t size)
-{
-    if (size && count > SIZE_MAX / size) return NULL;
-    void *p = fi__alloc(mem, count * size);
-    if (p) memset(p, 0, count * size);
-    return p;
-}
-
-void fi__free(const fi_allocator *mem, void *ptr)
-{
-    if (ptr) mem->free(mem->opaque, ptr);
-}
-
-int fi__fail(fi_context *ctx, int status, const char *fmt, ...)
-{
-    if (ctx) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(ctx->error, sizeof ctx->error, fmt, ap);
-        va_end(ap);
-    }
-    return status;
-}
-
-void fi__ok(fi_context *ctx)
-{
-    if (ctx) ctx->error[0] = '\0';
-}
 
 unsigned fi_version_number(void) { return FI_VERSION_NUMBER; }
 
@@ -69,9 +24,7 @@ int fi_context_create(fi_context **ctx)
     c->threads = 1;
     c->method = FI_METHOD_AUTO;
     c->isa = FI_ISA_AUTO;
-    c->mem.alloc = default_alloc;
-    c->mem.free = default_free;
-    c->mem.opaque = NULL;
+    c->mem = fi__default_allocator();
     c->error[0] = '\0';
     *ctx = c;
     return FI_OK;
@@ -193,9 +146,13 @@ int fi_context_set_allocator(fi_context *ctx, fi_alloc_fn alloc, fi_free_fn free
     if (!ctx) return FI_ERR_NULL;
     if (!alloc != !free_fn)
         return fi__fail(ctx, FI_ERR_NULL, "alloc and free must both be set or both be NULL");
-    ctx->mem.alloc = alloc ? alloc : default_alloc;
-    ctx->mem.free = free_fn ? free_fn : default_free;
-    ctx->mem.opaque = alloc ? opaque : NULL;
+    if (alloc) {
+        ctx->mem.alloc = alloc;
+        ctx->mem.free = free_fn;
+        ctx->mem.opaque = opaque;
+    } else {
+        ctx->mem = fi__default_allocator();
+    }
     fi__ok(ctx);
     return FI_OK;
 }
@@ -210,8 +167,6 @@ size_t fi_dtype_size(int dtype)
     default: return 0;
     }
 }
-
-bool fi__dtype_valid(int dtype) { return fi_dtype_size(dtype) != 0; }
 
 #define C(name) {#name, (int64_t)(name)}
 static const struct {

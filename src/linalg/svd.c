@@ -1,5 +1,5 @@
 /* Reference path: compact SVD of one block's B through LAPACK (SPEC section 1). */
-#include "internal.h"
+#include "linalg/svd.h"
 
 #include <lapacke.h>
 

@@ -1,7 +1,7 @@
 /* p = 1 blocks of any affine layout, scores used as given (strict class mode): the scalar
  * streaming loop behind strided element layouts (contiguous ones take the vector kernels of
  * src/kernels/elements.c). */
-#include "solve/element.h"
+#include "solve/strided.h"
 
 #define CHUNK 256 /* coordinates converted to double at a time */
 

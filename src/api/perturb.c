@@ -1,6 +1,7 @@
 /* Perturbation-aware quantities (SPEC fact 7): the Fisher length S^2 = d^T G_b d of a
  * concrete edit d of each block, and the first-order change (g.d)^2. */
-#include "internal.h"
+#include "core/block.h"
+#include "core/validate.h"
 
 /* sum_i P_i x_i^2, scaled by the largest |x_i| so that no square overflows or underflows
  * on its own (the result overflows only if the true value exceeds DBL_MAX). */
@@ -9,9 +10,7 @@ static double weighted_squares(const double *prob, const double *x, int64_t k)
     double mx = 0;
     for (int64_t i = 0; i < k; i++) mx = fmax(mx, fabs(x[i]));
     if (!(mx > 0)) return 0.0;
-    double acc = 0;
-    for (int64_t i = 0; i < k; i++) acc += prob[i] * (x[i] / mx) * (x[i] / mx);
-    return acc * mx * mx;
+    return fi__scaled_squares(prob, x, k, mx) * mx * mx;
 }
 
 /* Per block b of an affine layout: fisher_len2[b] = sum_i P_i (s_i[b].d[b])^2 over the
@@ -31,9 +30,7 @@ int fi_perturbation(fi_context *ctx, int64_t n_classes, const double *probs, fi_
     if (status != FI_OK) return status;
     const int64_t K = pb.k_eff;
     const bool class_target = taylor2 && !target;
-    if (status == FI_OK && class_target && (target_class < 0 || target_class >= K))
-        status = fi__fail(ctx, FI_ERR_CLASS, "target_class %lld outside [0, %lld) (target is "
-                          "NULL)", (long long)target_class, (long long)K);
+    if (class_target) status = fi__check_target_class(ctx, NULL, target_class, K);
     int64_t bad;
     if (status == FI_OK && (bad = fi__first_nonfinite(FI_F64, delta, n)) >= 0)
         status = fi__fail(ctx, FI_ERR_NONFINITE, "delta[%lld] is not finite", (long long)bad);

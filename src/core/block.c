@@ -1,5 +1,6 @@
-/* From the raw sums of the kernels of src/kernels/ to a block's fi_gram. */
-#include "solve/sums.h"
+/* From the raw sums of the kernels of src/kernels/ to a block's fi_gram. Compiled once, for the
+ * baseline instruction set, whichever kernels produced the sums. */
+#include "core/block.h"
 
 /* C = D S D and t = D T with D = diag(sqrt P); a class target g = s_k has T_i = S_ik. */
 void fi__gram_from_sums(const fi_problem *pb, int64_t K, const double *S, const double *T,

@@ -1,25 +1,9 @@
-/* Input validation and the effective classes of one sample (class modes, SPEC fact 6). */
-#include "internal.h"
+/* The validation layer: block layouts, probabilities and class modes, dimensions, dtypes,
+ * flags, target classes and non-finite inputs. A failed check names what failed on the
+ * context and returns its own status; nothing is computed or written before. */
+#include "core/validate.h"
 
-double fi__half_to_double(uint16_t h)
-{
-    int sign = h >> 15, exp = (h >> 10) & 0x1f, mant = h & 0x3ff;
-    double v;
-    if (exp == 0)
-        v = ldexp((double)mant, -24); /* subnormal: mant * 2^-24 */
-    else if (exp == 31)
-        v = mant ? NAN : INFINITY;
-    else
-        v = ldexp((double)(mant | 0x400), exp - 25);
-    return sign ? -v : v;
-}
-
-int64_t fi__first_nonfinite(fi_dtype dtype, const void *x, int64_t n)
-{
-    for (int64_t i = 0; i < n; i++)
-        if (!isfinite(fi__load(dtype, x, i))) return i;
-    return -1;
-}
+#include <stdint.h>
 
 /* a*b + c with overflow detection. */
 static bool affine_coord(int64_t b, int64_t step, int64_t j, int64_t stride, int64_t *out)
@@ -127,7 +111,7 @@ int fi__problem_init(fi_context *ctx, int64_t n_classes, const double *probs, fi
                         (long long)ld, (long long)n);
     int64_t last;
     if (__builtin_mul_overflow(n_classes - 1, ld, &last) || __builtin_add_overflow(last, n, &last) ||
-        (uint64_t)last > SIZE_MAX / fi_dtype_size(dtype))
+        (uint64_t)last > SIZE_MAX / (uint64_t)fi__dtype_bytes(dtype))
         return fi__fail(ctx, FI_ERR_DIMENSION,
                         "scores extent (n_classes-1)*ld + n overflows (K %lld, ld %lld, n %lld)",
                         (long long)n_classes, (long long)ld, (long long)n);
@@ -206,50 +190,64 @@ int fi__problem_setup(fi_context *ctx, int64_t n_classes, const double *probs, f
     return status;
 }
 
-void fi__problem_release(fi_problem *pb)
+
+int fi__check_target_class(fi_context *ctx, const void *target, int64_t target_class,
+                           int64_t k_eff)
 {
-    if (!pb->mem.free) return;
-    fi__free(&pb->mem, pb->prob);
-    fi__free(&pb->mem, pb->sqrt_prob);
-    fi__free(&pb->mem, (void *)pb->weight);
-    pb->prob = pb->sqrt_prob = NULL;
-    pb->weight = NULL;
+    if (!target && (target_class < 0 || target_class >= k_eff))
+        return fi__fail(ctx, FI_ERR_CLASS, "target_class %lld outside [0, %lld) (target is NULL)",
+                        (long long)target_class, (long long)k_eff);
+    return FI_OK;
 }
 
-void fi__problem_scores_at(const fi_problem *pb, int64_t c, double *s)
+int fi__check_block_finite(const fi_problem *pb, const fi_layout *l, int64_t b,
+                           const void *target, char *err)
 {
-    const int64_t K = pb->k_in;
-    double mean = 0;
-    for (int64_t i = 0; i < K; i++) {
-        s[i] = fi__load(pb->dtype, pb->scores, i * pb->ld + c);
-        mean += pb->weight[i] * s[i];
-    }
-    if (pb->adjust == FI_ADJUST_CENTER) {
-        /* Centre around the most probable class's score first. Class-independent scores (all
-         * s_i equal, e.g. a weight that feeds only tokens outside the classes) then centre to
-         * exactly 0 (rank 0, FI 0), where s_i - sum_j w_j s_j leaves s (1 - sum_j w_j) ~ 1 ulp
-         * in every class. And for a confident prediction (1 - P_top ~ 1e-8) the deviation
-         * sum_j w_j (s_j - s_top) is dominated by the small classes, so the centred scores
-         * keep sum_i P_i s_i = 0 to the rounding of those small terms; centring around
-         * another class leaves a spurious direction that lifts FI far above its ceiling. */
-        const double s0 = s[pb->top];
-        double dev = 0;
-        for (int64_t i = 0; i < K; i++) dev += pb->weight[i] * (s[i] - s0);
-        for (int64_t i = 0; i < K; i++) s[i] = (s[i] - s0) - dev;
-    } else if (pb->adjust == FI_ADJUST_REMAINDER)
-        s[K] = pb->remainder_scale * mean;
-}
-
-bool fi__gather_block(const fi_problem *pb, const fi_layout *l, int64_t b, double *B, double *s)
-{
-    const int64_t p = fi__block_size(l, b), K = pb->k_eff;
-    bool finite = true;
+    const int64_t p = fi__block_size(l, b);
     for (int64_t j = 0; j < p; j++) {
-        fi__problem_scores_at(pb, fi__block_coord(l, b, j), s);
-        for (int64_t i = 0; i < K; i++) {
-            if (!isfinite(s[i])) finite = false;
-            B[j + i * p] = pb->sqrt_prob[i] * s[i];
+        const int64_t c = fi__block_coord(l, b, j);
+        for (int64_t i = 0; i < pb->k_in; i++)
+            if (!isfinite(fi__load(pb->dtype, pb->scores, i * pb->ld + c))) {
+                snprintf(err, FI_ERRLEN, "score of class %lld at coordinate %lld is not finite",
+                         (long long)i, (long long)c);
+                return FI_ERR_NONFINITE;
+            }
+        if (target && !isfinite(fi__load(pb->dtype, target, c))) {
+            snprintf(err, FI_ERRLEN, "target[%lld] is not finite", (long long)c);
+            return FI_ERR_NONFINITE;
         }
     }
-    return finite;
+    return FI_OK;
+}
+
+/* Layouts whose blocks cover exactly the coordinates [0, count*size): rows, columns,
+ * elements, pixels. Their inputs are checked as plain contiguous rows. */
+static bool dense_layout(const fi_layout *l)
+{
+    if (l->indexed) return false;
+    const fi_blocks *a = &l->affine;
+    return (a->stride == 1 && a->step == a->size) || (a->step == 1 && a->stride == a->count);
+}
+
+int fi__check_inputs_finite(fi_context *ctx, const fi_problem *pb, const fi_layout *l,
+                            const void *target)
+{
+    if (dense_layout(l)) {
+        const int64_t n = l->count * l->affine.size, es = fi__dtype_bytes(pb->dtype);
+        for (int64_t i = 0; i < pb->k_in; i++) {
+            const int64_t c = fi__first_nonfinite(pb->dtype, (const char *)pb->scores + i * pb->ld * es, n);
+            if (c >= 0)
+                return fi__fail(ctx, FI_ERR_NONFINITE,
+                                "score of class %lld at coordinate %lld is not finite",
+                                (long long)i, (long long)c);
+        }
+        const int64_t c = target ? fi__first_nonfinite(pb->dtype, target, n) : -1;
+        if (c >= 0) return fi__fail(ctx, FI_ERR_NONFINITE, "target[%lld] is not finite", (long long)c);
+        return FI_OK;
+    }
+    char err[FI_ERRLEN];
+    for (int64_t b = 0; b < l->count; b++)
+        if (fi__check_block_finite(pb, l, b, target, err) != FI_OK)
+            return fi__fail(ctx, FI_ERR_NONFINITE, "%s", err);
+    return FI_OK;
 }
