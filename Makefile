@@ -30,13 +30,14 @@ ISAS        := portable
 KERNEL_SRC_portable := $(KERNEL_SRC)
 ISA_FLAGS_portable  := -DFI_KERNEL_ISA=portable
 
-# On x86-64 the kernels are compiled for AVX2+FMA+F16C too, and the wide-K row family for
-# AVX-512VL (the same 4-double vectors with 32 registers: a wider register tile); the library
-# still runs on any x86-64 CPU: src/solve/dispatch.c chooses at run time.
+# On x86-64 the kernels are compiled for AVX2+FMA+F16C too, and the two families that gain from
+# AVX-512VL's 32 vector registers (the same 4-double vectors) for it: rows_wide (a wider
+# register tile) and pixels (the p x p factorization of four blocks stays in registers). The
+# library still runs on any x86-64 CPU: src/solve/dispatch.c chooses at run time.
 ifneq ($(findstring x86_64,$(shell $(CC) -dumpmachine)),)
 ISAS               += avx2 avx512
 KERNEL_SRC_avx2    := $(KERNEL_SRC)
-KERNEL_SRC_avx512  := src/kernels/rows_wide.c
+KERNEL_SRC_avx512  := src/kernels/rows_wide.c src/kernels/pixels.c
 ISA_FLAGS_avx2     := -mavx2 -mfma -mf16c -ffp-contract=fast -DFI_KERNEL_ISA=avx2
 ISA_FLAGS_avx512   := -mavx2 -mfma -mf16c -mavx512f -mavx512vl -mavx512dq -ffp-contract=fast \
                       -DFI_KERNEL_ISA=avx512

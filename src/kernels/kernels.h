@@ -1,7 +1,7 @@
 /* Vectorized streaming kernels of the fast path: pure per-block arithmetic, one family per file
  * of src/kernels/. Each family file is compiled once per instruction set (the Makefile builds
- * every .c file of src/kernels for the baseline and, on x86-64, for AVX2+FMA+F16C; rows_wide.c also
- * for AVX-512VL) and defines fi__<family>_<isa>; src/solve/dispatch.c gathers them into one
+ * every .c file of src/kernels for the baseline and, on x86-64, for AVX2+FMA+F16C; rows_wide.c and
+ * pixels.c also for AVX-512VL) and defines fi__<family>_<isa>; src/solve/dispatch.c gathers them into one
  * table per instruction set and picks one per call. Every kernel computes each block in one
  * vector lane with a fixed operation order, so a block's result never depends on which lane,
  * chunk or thread computed it. Kernels call nothing but src/core/. */
