@@ -102,7 +102,7 @@ typedef enum fi_option {
     FI_OPT_ISA = 7         /* an fi_isa value. default FI_ISA_AUTO (added in 1.1.0)               */
 } fi_option;
 
-/* How probabilities that do not sum to 1 are treated (SPEC fact 6). */
+/* How probabilities that do not sum to 1 are treated (docs/math.md fact 6). */
 typedef enum fi_class_mode {
     FI_CLASS_STRICT = 0,      /* reject |sum P - 1| > prob_tol                                */
     FI_CLASS_RENORMALIZE = 1, /* P'_i = P_i / sum P,  s'_i = s_i - sum_j P'_j s_j            */
@@ -223,7 +223,7 @@ FI_API void fi_metric_free(fi_metric *metric);
 /* FI per block straight from the scores, without materializing a metric and without any
  * O(n*K) allocation. target: n values in dtype; or NULL for the class target
  * target_class (0 <= target_class < K, the class mode's adjusted score s_k, computed in
- * the leverage form of SPEC fact 2 with nothing extra read). target_class is ignored when
+ * the leverage form of docs/math.md fact 2 with nothing extra read). target_class is ignored when
  * target is not NULL. flags: 0, FI_ACCUMULATE, FI_SINGLE_PASS. */
 FI_API FI_NODISCARD int fi_direct(fi_context *ctx, int64_t n_classes, const double *probs,
                                   fi_dtype dtype, const void *scores, int64_t n, int64_t ld,
@@ -245,11 +245,11 @@ FI_API int64_t fi_metric_classes(const fi_metric *metric);
 /* Numerical rank r_b of every block into ranks[0..count). */
 FI_API FI_NODISCARD int fi_metric_ranks(fi_context *ctx, const fi_metric *metric, int64_t *ranks);
 /* Relative residual ||(I - V V^T) g[b]|| / ||g[b]|| per block (0 where g[b] = 0): the part
- * of the target outside range(B_b) that FI ignores (SPEC fact 5). */
+ * of the target outside range(B_b) that FI ignores (docs/math.md fact 5). */
 FI_API FI_NODISCARD int fi_residual(fi_context *ctx, const fi_metric *metric, fi_dtype dtype,
                                     const void *target, double *out);
 /* Class-target ceiling of FI for class k: (1 - P_k)/P_k when the metric's probabilities
- * sum to 1, 1/P_k otherwise (SPEC fact 3). */
+ * sum to 1, 1/P_k otherwise (docs/math.md fact 3). */
 FI_API FI_NODISCARD int fi_class_bound(fi_context *ctx, const fi_metric *metric, int64_t k,
                                        double *bound);
 /* normalized[b] = fi[b] / fi_class_bound (in [0,1] for zero-mean scores); saturated[b] = 1

@@ -1,9 +1,13 @@
 /* Bad input, allocation failure, constants; accumulator, selection, reduction and
  * perturbations against naive references written here. */
 #include <check.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "suites.h"
-#include "testutil.h"
+#include "support/reference.h"
 
 static fi_context *ctx;
 static void setup(void) { ck_assert_int_eq(fi_context_create(&ctx), FI_OK); }
@@ -15,9 +19,10 @@ static double S[K * N], G[N];
 
 static void fill(void)
 {
-    uint64_t seed = 1;
-    tu_scores(&seed, K, N, N, P, 1, S);
-    for (int i = 0; i < N; i++) G[i] = tu_normal(&seed);
+    ref_rng seed;
+    ref_seed(&seed, 1);
+    ref_scores_p(&seed, K, N, N, P, 1, S);
+    for (int i = 0; i < N; i++) G[i] = ref_normal(&seed);
 }
 
 /* Runs fi_direct; on failure the sentinel-filled out must be untouched and a message set. */
@@ -217,10 +222,11 @@ START_TEST(test_accumulator)
 {
     enum { C = 5, S_ = 40 };
     double x[S_][C], w[S_];
-    uint64_t seed = 2;
+    ref_rng seed;
+    ref_seed(&seed, 2);
     for (int s = 0; s < S_; s++) {
-        w[s] = 0.5 + tu_uniform(&seed);
-        for (int b = 0; b < C; b++) x[s][b] = exp(3 * tu_normal(&seed));
+        w[s] = 0.5 + ref_uniform(&seed);
+        for (int b = 0; b < C; b++) x[s][b] = exp(3 * ref_normal(&seed));
     }
     fi_accumulator *all = NULL, *a = NULL, *b2 = NULL, *rt = NULL;
     ck_assert_int_eq(fi_accumulator_create(ctx, C, &all), FI_OK);
@@ -280,8 +286,9 @@ START_TEST(test_selection)
 {
     enum { C = 50 };
     double v[C];
-    uint64_t seed = 6;
-    for (int i = 0; i < C; i++) v[i] = floor(10 * tu_uniform(&seed)); /* many ties */
+    ref_rng seed;
+    ref_seed(&seed, 6);
+    for (int i = 0; i < C; i++) v[i] = floor(10 * ref_uniform(&seed)); /* many ties */
     int64_t top[C], naive[C], low[10], low2[10], comp[C];
     ck_assert_int_eq(fi_select_top(ctx, v, C, 12, top), FI_OK);
     /* naive: repeatedly take the largest unused value, smallest index on ties */
@@ -336,8 +343,9 @@ START_TEST(test_reduce_and_perturbation)
     /* S^2 = d^T G d with G explicit; (g.d)^2 <= FI * S^2 for g in range (a class target). */
     const fi_blocks rows = {4, 3, 1, 3};
     double d[N], s2[4], t2[4], fi[4];
-    uint64_t seed = 77;
-    for (int i = 0; i < N; i++) d[i] = tu_normal(&seed);
+    ref_rng seed;
+    ref_seed(&seed, 77);
+    for (int i = 0; i < N; i++) d[i] = ref_normal(&seed);
     ck_assert_int_eq(fi_perturbation(ctx, K, P, FI_F64, S, N, N, &rows, NULL, 1, d, s2, t2), FI_OK);
     ck_assert_int_eq(fi_direct(ctx, K, P, FI_F64, S, N, N, &rows, NULL, 1, fi, 0), FI_OK);
     for (int b = 0; b < 4; b++) {

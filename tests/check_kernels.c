@@ -1,6 +1,7 @@
-/* The vectorized kernels of fi_direct (src/kernels.c), for every instruction set this CPU runs
- * (FI_OPT_ISA auto and portable): every layout they stream (elements, rows, columns crossing
- * the column-chunk width, dense and strided pixels, index lists), float64 and float32, class and
+/* The vectorized kernels of fi_direct (src/kernels/), for every instruction set this CPU runs
+ * (FI_OPT_ISA auto, portable, AVX2 and AVX-512 where the CPU has them; the others are skipped
+ * loudly): every layout they stream (elements, rows, columns crossing the column-chunk width,
+ * dense and strided pixels, index lists), all four dtypes, class and
  * gradient targets, K from 2 to 16, block counts that leave partial vectors. Checked against the
  * independent reference (G formed explicitly and pseudo-inverted by LAPACK dsyev) and against the
  * library's SVD path (FI_METHOD_REFERENCE) on blocks planted to defeat the kernels; results

@@ -1,9 +1,13 @@
-/* The oracle facts of SPEC section 1, against the independent reference of testutil.h. */
+/* The oracle facts of SPEC section 1, against the independent reference of tests/support/. */
 #include <check.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
 #include <float.h>
 
 #include "suites.h"
-#include "testutil.h"
+#include "support/reference.h"
 
 #define REL(a, b) (fabs((a) - (b)) / fmax(fabs(b), 1e-300))
 
@@ -29,13 +33,14 @@ static void lib_fi(int method, int64_t K, const double *P, const double *S, int6
 /* Random blocks of many layouts, both methods, metric and direct, vs the reference. */
 START_TEST(test_layouts_vs_reference)
 {
-    uint64_t seed = 11;
+    ref_rng seed;
+    ref_seed(&seed, 11);
     enum { K = 4, R = 7, C = 9, N = R * C, LD = N + 3 };
     double P[K], S[K * LD], g[N], a[N], d[N];
     int64_t idx[N];
-    tu_probs(&seed, K, P);
-    tu_scores(&seed, K, N, LD, P, _i % 2, S);
-    for (int c = 0; c < N; c++) g[c] = tu_normal(&seed);
+    ref_softmax(&seed, K, 1.0, P);
+    ref_scores_p(&seed, K, N, LD, P, _i % 2, S);
+    for (int c = 0; c < N; c++) g[c] = ref_normal(&seed);
     const fi_blocks layouts[] = {
         {N, 1, 1, 1}, {R, C, 1, C}, {C, R, C, 1}, {N / 3, 3, 1, 3}, {N / 2, 2, 1, 2},
         {5, 6, 2, 3} /* overlapping, strided */, {4, 2, 5, 11} /* gaps */,
@@ -45,8 +50,8 @@ START_TEST(test_layouts_vs_reference)
         for (int method = 0; method <= 1; method++) {
             lib_fi(method, K, P, S, N, LD, bl, g, a, d);
             for (int64_t b = 0; b < bl->count; b++) {
-                tu_coords(bl, b, idx);
-                double ref = tu_ref_fi(K, P, S, LD, idx, bl->size, g, 1e-12, NULL, NULL);
+                ref_affine_coords(bl, b, idx);
+                double ref = ref_block_fi(K, P, S, LD, idx, bl->size, g, 1e-6, 0, NULL, NULL);
                 ck_assert_msg(REL(a[b], ref) < 1e-9, "layout %zu method %d block %lld: %.17g vs %.17g",
                               t, method, (long long)b, a[b], ref);
                 ck_assert_msg(REL(d[b], ref) < 1e-9, "direct layout %zu block %lld: %.17g vs %.17g",
@@ -60,12 +65,13 @@ END_TEST
 /* Fact 1: p = 1 gives g^2 / sum_i P_i s_i^2, and 0 where all scores vanish. */
 START_TEST(test_single_closed_form)
 {
-    uint64_t seed = 5;
+    ref_rng seed;
+    ref_seed(&seed, 5);
     enum { K = 3, N = 50 };
     double P[K], S[K * N], g[N], out[N];
-    tu_probs(&seed, K, P);
-    tu_scores(&seed, K, N, N, P, 0, S);
-    for (int c = 0; c < N; c++) g[c] = tu_normal(&seed);
+    ref_softmax(&seed, K, 1.0, P);
+    ref_scores_p(&seed, K, N, N, P, 0, S);
+    for (int c = 0; c < N; c++) g[c] = ref_normal(&seed);
     for (int i = 0; i < K; i++) S[i * N + 7] = 0;
     fi_blocks el = {N, 1, 1, 1};
     fi_metric *m = NULL;
@@ -90,11 +96,12 @@ END_TEST
  * with equality (saturation) once p >= K-1; ranks min(p, K-1). */
 START_TEST(test_class_bound_and_saturation)
 {
-    uint64_t seed = 3;
+    ref_rng seed;
+    ref_seed(&seed, 3);
     enum { K = 5, N = 24 };
     double P[K], S[K * N];
-    tu_probs(&seed, K, P);
-    tu_scores(&seed, K, N, N, P, 1, S);
+    ref_softmax(&seed, K, 1.0, P);
+    ref_scores_p(&seed, K, N, N, P, 1, S);
     for (int64_t p = 1; p <= 6; p++) {
         fi_blocks bl = {N / p, p, 1, p};
         fi_metric *m = NULL;
@@ -110,8 +117,8 @@ START_TEST(test_class_bound_and_saturation)
             ck_assert_int_eq(fi_metric_ranks(ctx, m, ranks), FI_OK);
             ck_assert_int_eq(fi_direct(ctx, K, P, FI_F64, S, N, N, &bl, NULL, k, lev, 0), FI_OK);
             for (int64_t b = 0; b < bl.count; b++) {
-                tu_coords(&bl, b, idx);
-                double ref = tu_ref_fi(K, P, S, N, idx, p, S + k * N, 1e-12, NULL, NULL);
+                ref_affine_coords(&bl, b, idx);
+                double ref = ref_block_fi(K, P, S, N, idx, p, S + k * N, 1e-6, 0, NULL, NULL);
                 ck_assert_double_eq_tol(out[b], ref, 1e-9 * fmax(ref, 1));
                 ck_assert_double_eq_tol(lev[b], ref, 1e-9 * fmax(ref, 1));
                 ck_assert(out[b] <= bound * (1 + 1e-9));
@@ -130,16 +137,17 @@ END_TEST
  * ReLU rescaling diag(k, 1/k) that changes |g| but not FI. */
 START_TEST(test_invariance)
 {
-    uint64_t seed = 21;
+    ref_rng seed;
+    ref_seed(&seed, 21);
     enum { K = 4, P_ = 3, NB = 10, N = P_ * NB };
     double P[K], S[K * N], g[N], S2[K * N], g2[N], a[NB], b2[NB], tmp[NB];
-    tu_probs(&seed, K, P);
-    tu_scores(&seed, K, N, N, P, 1, S);
-    for (int c = 0; c < N; c++) g[c] = tu_normal(&seed);
+    ref_softmax(&seed, K, 1.0, P);
+    ref_scores_p(&seed, K, N, N, P, 1, S);
+    for (int c = 0; c < N; c++) g[c] = ref_normal(&seed);
     for (int b = 0; b < NB; b++) {
         double A[P_][P_];
         for (int r = 0; r < P_; r++)
-            for (int c = 0; c < P_; c++) A[r][c] = tu_normal(&seed) + (r == c ? 2 : 0);
+            for (int c = 0; c < P_; c++) A[r][c] = ref_normal(&seed) + (r == c ? 2 : 0);
         if (b == 0) { /* the ReLU rescaling of section 2 */
             memset(A, 0, sizeof A);
             A[0][0] = 1e3; A[1][1] = 1e-3; A[2][2] = 1;
@@ -169,19 +177,20 @@ END_TEST
  * with a known out-of-range part. */
 START_TEST(test_rank_deficient_and_residual)
 {
-    uint64_t seed = 8;
+    ref_rng seed;
+    ref_seed(&seed, 8);
     enum { K = 6, P_ = 5, NB = 6, N = P_ * NB };
     double P[K], S[K * N], g[N], out[NB], res[NB];
-    tu_probs(&seed, K, P);
+    ref_softmax(&seed, K, 1.0, P);
     int64_t want_rank[NB];
     for (int b = 0; b < NB; b++) {
         const int r = b % 4; /* 0..3 */
         double basis[3][P_];
         for (int q = 0; q < 3; q++)
-            for (int j = 0; j < P_; j++) basis[q][j] = tu_normal(&seed);
+            for (int j = 0; j < P_; j++) basis[q][j] = ref_normal(&seed);
         for (int i = 0; i < K; i++) {
             double coef[3];
-            for (int q = 0; q < 3; q++) coef[q] = tu_normal(&seed);
+            for (int q = 0; q < 3; q++) coef[q] = ref_normal(&seed);
             for (int j = 0; j < P_; j++) {
                 double x = 0;
                 for (int q = 0; q < r; q++) x += coef[q] * basis[q][j];
@@ -189,7 +198,7 @@ START_TEST(test_rank_deficient_and_residual)
             }
         }
         want_rank[b] = r;
-        for (int j = 0; j < P_; j++) g[b * P_ + j] = tu_normal(&seed);
+        for (int j = 0; j < P_; j++) g[b * P_ + j] = ref_normal(&seed);
     }
     ck_assert_int_eq(fi_context_set(ctx, FI_OPT_RCOND, 1e-9), FI_OK);
     fi_blocks bl = {NB, P_, 1, P_};
@@ -204,8 +213,8 @@ START_TEST(test_rank_deficient_and_residual)
         for (int b = 0; b < NB; b++) {
             double rres;
             int64_t rr;
-            tu_coords(&bl, b, idx);
-            double ref = tu_ref_fi(K, P, S, N, idx, P_, g, 1e-14, &rr, &rres);
+            ref_affine_coords(&bl, b, idx);
+            double ref = ref_block_fi(K, P, S, N, idx, P_, g, 1e-7, 0, &rr, &rres);
             ck_assert_int_eq(ranks[b], want_rank[b]);
             ck_assert_int_eq(rr, want_rank[b]);
             ck_assert_msg(REL(out[b], ref) < 1e-8 || (ref == 0 && out[b] == 0), "%g vs %g", out[b], ref);
@@ -221,14 +230,15 @@ END_TEST
 /* float32 and float64 on the same rounded values agree; FI_ACCUMULATE adds. */
 START_TEST(test_f32_and_accumulate)
 {
-    uint64_t seed = 4;
+    ref_rng seed;
+    ref_seed(&seed, 4);
     enum { K = 4, N = 60 };
     double P[K], S[K * N], g[N], a[N / 3], b[N / 3], c[N / 3];
     float Sf[K * N], gf[N];
-    tu_probs(&seed, K, P);
-    tu_scores(&seed, K, N, N, P, 0, S);
+    ref_softmax(&seed, K, 1.0, P);
+    ref_scores_p(&seed, K, N, N, P, 0, S);
     for (int i = 0; i < K * N; i++) S[i] = Sf[i] = (float)S[i];
-    for (int i = 0; i < N; i++) g[i] = gf[i] = (float)tu_normal(&seed);
+    for (int i = 0; i < N; i++) g[i] = gf[i] = (float)ref_normal(&seed);
     fi_blocks bl = {N / 3, 3, 1, 3};
     fi_metric *m64 = NULL, *m32 = NULL;
     ck_assert_int_eq(fi_metric_from_scores(ctx, K, P, FI_F64, S, N, N, &bl, &m64), FI_OK);
@@ -251,12 +261,13 @@ END_TEST
 /* Threads: 1 and 3 workers give bitwise identical results. */
 START_TEST(test_threads_bitwise)
 {
-    uint64_t seed = 9;
+    ref_rng seed;
+    ref_seed(&seed, 9);
     enum { K = 4, N = 3 * 401 };
     static double P[K], S[K * N], g[N], a[N], b[N], c[N], d[N];
-    tu_probs(&seed, K, P);
-    tu_scores(&seed, K, N, N, P, 1, S);
-    for (int i = 0; i < N; i++) g[i] = tu_normal(&seed);
+    ref_softmax(&seed, K, 1.0, P);
+    ref_scores_p(&seed, K, N, N, P, 1, S);
+    for (int i = 0; i < N; i++) g[i] = ref_normal(&seed);
     fi_blocks bl = {N / 3, 3, 1, 3};
     lib_fi(FI_METHOD_AUTO, K, P, S, N, N, &bl, g, a, c);
     ck_assert_int_eq(fi_context_set(ctx, FI_OPT_THREADS, 3), FI_OK);
@@ -270,13 +281,14 @@ END_TEST
  * probabilities they are defined to produce, built independently here. */
 START_TEST(test_class_modes)
 {
-    uint64_t seed = 13;
+    ref_rng seed;
+    ref_seed(&seed, 13);
     enum { K = 4, N = 24, P_ = 2 };
     double Praw[K], S[K * N], g[N], out[N / P_], want[N / P_], P2[K + 1], S2[(K + 1) * N];
-    tu_probs(&seed, K, Praw);
+    ref_softmax(&seed, K, 1.0, Praw);
     for (int i = 0; i < K; i++) Praw[i] *= 0.7; /* a subset of a vocabulary */
-    tu_scores(&seed, K, N, N, Praw, 0, S);
-    for (int i = 0; i < N; i++) g[i] = tu_normal(&seed);
+    ref_scores_p(&seed, K, N, N, Praw, 0, S);
+    for (int i = 0; i < N; i++) g[i] = ref_normal(&seed);
     fi_blocks bl = {N / P_, P_, 1, P_};
     double tmp[N / P_];
     /* strict rejects */
@@ -320,13 +332,14 @@ END_TEST
 /* Index-list blocks (patches) equal the reference on the same coordinate lists. */
 START_TEST(test_indexed_blocks)
 {
-    uint64_t seed = 17;
+    ref_rng seed;
+    ref_seed(&seed, 17);
     enum { K = 4, H = 6, W = 6, N = H * W };
     double P[K], S[K * N], g[N], a[4], d[4];
     int64_t offsets[5], indices[N];
-    tu_probs(&seed, K, P);
-    tu_scores(&seed, K, N, N, P, 1, S);
-    for (int i = 0; i < N; i++) g[i] = tu_normal(&seed);
+    ref_softmax(&seed, K, 1.0, P);
+    ref_scores_p(&seed, K, N, N, P, 1, S);
+    for (int i = 0; i < N; i++) g[i] = ref_normal(&seed);
     /* four 3x3 patches of a 6x6 image */
     int64_t t = 0;
     for (int pb = 0; pb < 4; pb++) {
@@ -341,7 +354,7 @@ START_TEST(test_indexed_blocks)
     ck_assert_int_eq(fi_compute(ctx, m, FI_F64, g, a, 0), FI_OK);
     ck_assert_int_eq(fi_direct_indexed(ctx, K, P, FI_F64, S, N, N, &ib, g, -1, d, 0), FI_OK);
     for (int b = 0; b < 4; b++) {
-        double ref = tu_ref_fi(K, P, S, N, indices + offsets[b], 9, g, 1e-12, NULL, NULL);
+        double ref = ref_block_fi(K, P, S, N, indices + offsets[b], 9, g, 1e-6, 0, NULL, NULL);
         ck_assert_double_eq_tol(a[b], ref, 1e-9 * ref);
         ck_assert_double_eq_tol(d[b], ref, 1e-9 * ref);
     }
@@ -353,16 +366,17 @@ END_TEST
  * the reference SVD to 1e-10 on blocks of condition number up to 1e6, float64 inputs. */
 START_TEST(test_fast_vs_reference_conditioning)
 {
-    uint64_t seed = 31 + _i;
+    ref_rng seed;
+    ref_seed(&seed, 31 + _i);
     enum { K = 4, NB = 7 };
     const int64_t sizes[] = {2, 3, 64};
     for (int zs = 0; zs < 3; zs++) {
         const int64_t p = sizes[zs], n = p * NB;
         double P[K], *S = malloc(sizeof(double) * K * n), *g = malloc(sizeof(double) * n);
         double fast[NB], ref[NB];
-        tu_probs(&seed, K, P);
-        tu_scores(&seed, K, n, n, P, _i, S);
-        for (int64_t c = 0; c < n; c++) g[c] = tu_normal(&seed);
+        ref_softmax(&seed, K, 1.0, P);
+        ref_scores_p(&seed, K, n, n, P, _i, S);
+        for (int64_t c = 0; c < n; c++) g[c] = ref_normal(&seed);
         /* block b: one class direction shrunk by 10^-b (cond(B) up to 1e6) */
         for (int b = 0; b < NB; b++)
             for (int64_t j = 0; j < p; j++) {
@@ -405,16 +419,17 @@ static double half_value(uint16_t h)
 
 START_TEST(test_half_precision_inputs)
 {
-    uint64_t seed = 41;
+    ref_rng seed;
+    ref_seed(&seed, 41);
     enum { K = 4, N = 48 };
     double P[K], S[K * N], g[N], ref[N / 3], out[N / 3];
     uint16_t Sh[K * N], gh[N];
-    tu_probs(&seed, K, P);
+    ref_softmax(&seed, K, 1.0, P);
     for (int bf = 0; bf <= 1; bf++) {
         for (int i = 0; i < K * N + N; i++) {
             uint16_t h;
             if (bf) {
-                float f = (float)tu_normal(&seed);
+                float f = (float)ref_normal(&seed);
                 uint32_t u;
                 memcpy(&u, &f, 4);
                 h = (uint16_t)(u >> 16);
@@ -423,7 +438,7 @@ START_TEST(test_half_precision_inputs)
                 if (i < K * N) S[i] = f; else g[i - K * N] = f;
             } else {
                 /* random finite halves, exponents 0..30: normals and subnormals */
-                do h = (uint16_t)(tu_uniform(&seed) * 65536); while (((h >> 10) & 31) == 31);
+                do h = (uint16_t)(ref_uniform(&seed) * 65536); while (((h >> 10) & 31) == 31);
                 if (i < K * N) S[i] = half_value(h); else g[i - K * N] = half_value(h);
             }
             if (i < K * N) Sh[i] = h; else gh[i - K * N] = h;

@@ -1,4 +1,4 @@
-/* Weighted, mergeable FI accumulator (SPEC section 1, "Aggregation").
+/* Weighted, mergeable FI accumulator (docs/aggregation.md).
  *
  * Every sum (sum w, sum w^2, and per block sum w*FI, sum w*FI^2) is a small binned integer
  * accumulator. The binary positions a double can occupy (2^-1074 .. 2^1023) are cut into

@@ -1,4 +1,4 @@
-/* Reduction of per-element values over groups: channel FI from element FI (SPEC fact 8). */
+/* Reduction of per-element values over groups: channel FI from element FI (docs/math.md fact 8). */
 #include "core/validate.h"
 
 /* out[g] = op over the values of group g, groups an affine layout over the n values

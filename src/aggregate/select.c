@@ -1,4 +1,4 @@
-/* Selection of blocks by value (SPEC section 1, "Selection"): top-k, the paper's FI-Low
+/* Selection of blocks by value (docs/aggregation.md): top-k, the paper's FI-Low
  * random baseline, complements and masks. Every result is a fixed function of the inputs
  * (and the seed), identical on every platform; docs/aggregation.md specifies the draw. */
 #include "core/core.h"

@@ -1,5 +1,5 @@
 /* Fused one-shot FI straight from the scores (no metric, no O(n*K) allocation).
- * Elements (p = 1) use the closed form of SPEC fact 1 in a streaming loop; larger blocks
+ * Elements (p = 1) use the closed form of docs/math.md fact 1 in a streaming loop; larger blocks
  * are factored one at a time with the metric's kernels (fast Gram kernels, SVD where they
  * cannot decide) and applied at once, so the per-block workspace is all that is allocated. */
 #include "core/threads.h"
@@ -88,7 +88,7 @@ static int elements_range(void *arg, int64_t first, int64_t last, int worker, ch
 }
 
 /* One pass over block b: the K x K Gram (p >= K) or the p x p metric (p < K), then the small
- * kernel of src/gram.c. Returns false when the SVD must decide. s holds K doubles, G p*p. */
+ * kernel of src/solve/eigen.c. Returns false when the SVD must decide. s holds K doubles, G p*p. */
 static bool gram_block(const direct_job *job, int64_t b, int64_t p, double psum, double rcond,
                        double *s, double *G, double *fi)
 {
@@ -197,7 +197,7 @@ static int block_general(const direct_job *job, direct_ws *ws, int64_t b, double
     return FI_OK;
 }
 
-/* p > 1. Affine float32/float64 layouts stream through the vector kernels (rows: one block at
+/* p > 1. Affine layouts of every dtype stream through the vector kernels (rows: one block at
  * a time; columns and pixels: a chunk of blocks at a time); whatever those cannot decide, and
  * every other layout, takes block_general. */
 static int blocks_range(void *arg, int64_t first, int64_t last, int worker, char *err)

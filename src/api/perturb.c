@@ -1,4 +1,4 @@
-/* Perturbation-aware quantities (SPEC fact 7): the Fisher length S^2 = d^T G_b d of a
+/* Perturbation-aware quantities (docs/math.md fact 7): the Fisher length S^2 = d^T G_b d of a
  * concrete edit d of each block, and the first-order change (g.d)^2. */
 #include "core/block.h"
 #include "core/validate.h"

@@ -1,5 +1,5 @@
 /* Per-coordinate and per-block formulas that every layer shares, each written once: the
- * closed form of p = 1 (SPEC fact 1), the Gram sums of a block and how they are accumulated,
+ * closed form of p = 1 (docs/math.md fact 1), the Gram sums of a block and how they are accumulated,
  * and the p x p metric of a small block (src/core/block.c). */
 #ifndef FI_CORE_BLOCK_H
 #define FI_CORE_BLOCK_H

@@ -1,4 +1,4 @@
-/* One sample's classes after the class mode (SPEC fact 6): effective scores and blocks. */
+/* One sample's classes after the class mode (docs/math.md fact 6): effective scores and blocks. */
 #include "core/problem.h"
 
 void fi__problem_release(fi_problem *pb)

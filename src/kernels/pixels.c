@@ -4,12 +4,12 @@
 #include "kernels/simd.h"
 
 /* G = L D L^T with unit lower L; FI = sum_a z_a^2 / D_a, z = L^-1 g. The block is decided
- * here when G is safely full rank by the bound of src/gram.c: lambda_max <= trace G and
+ * here when G is safely full rank by the bound of src/solve/eigen.c: lambda_max <= trace G and
  * lambda_min >= 1/||D^-1/2 L^-1||_F^2 with trace * ||.||_F^2 <= PIXEL_MAX_COND and the smallest singular
  * value clear of the rank cut-off. */
 /* G is formed from K <= 16 products per entry and LDL^T is backward stable, so FI has relative
  * error below about (K + p) * eps * kappa(G) <= 20 * 1.1e-16 * 1e4 = 2.2e-11 here; p is tiny,
- * unlike the Gram path of src/gram.c, whose error grows with p and keeps kappa <= 1e3. */
+ * unlike the Gram path of src/solve/eigen.c, whose error grows with p and keeps kappa <= 1e3. */
 #define PIXEL_MAX_COND 1e4
 
 /* x[a] = coordinate a of the n <= 4 blocks b.. (zero lanes beyond n). Dense layouts (step p,

@@ -1,4 +1,4 @@
-/* Reference path: compact SVD of one block's B through LAPACK (SPEC section 1). */
+/* Reference path: compact SVD of one block's B through LAPACK (docs/math.md, section 2). */
 #include "linalg/svd.h"
 
 #include <lapacke.h>

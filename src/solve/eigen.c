@@ -1,4 +1,4 @@
-/* Small Gram kernels of the fast path (SPEC section 1, issue "fast path").
+/* Small Gram kernels of the fast path (error analysis in docs/performance.md).
  *
  * For a block with p >= K the K x K Gram C = B^T B has the nonzero spectrum of G_b, and
  * FI = sum_j (u_j . t)^2 / lambda_j^2 with t = B^T g (C = U diag(lambda) U^T). For p < K the

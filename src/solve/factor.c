@@ -1,5 +1,5 @@
 /* Fast per-block factorizations for metric building: W = diag(1/sigma) V^T and sigma from
- * the closed form (p = 1) or from the small Gram kernels of src/gram.c, where those can decide
+ * the closed form (p = 1) or from the small Gram kernels of src/solve/eigen.c, where those can decide
  * the block as the SVD would. */
 #include "solve/factor.h"
 
@@ -12,7 +12,7 @@ size_t fi__fast_scratch_doubles(int64_t p_max, int64_t k)
     return (size_t)(p_max * k + (p_max <= FI_GRAM_MAX_K ? p_max * p_max : 0) + k);
 }
 
-/* p = 1: B is a row, sigma = sqrt(sum_i P_i s_i^2), V = 1 (SPEC fact 1). */
+/* p = 1: B is a row, sigma = sqrt(sum_i P_i s_i^2), V = 1 (docs/math.md fact 1). */
 static bool factor_single(const fi_problem *pb, int64_t c, double rcond, double atol,
                           double *s, int64_t *rank, double *sigma, double *W)
 {

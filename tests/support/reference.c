@@ -213,3 +213,10 @@ void ref_skip_once(const char *what, const char *why)
     if (n_said < 16) said[n_said++] = what;
     fprintf(stderr, "SKIP %s: %s\n", what, why);
 }
+
+void ref_scores_p(ref_rng *r, int64_t K, int64_t n, int64_t ld, const double *P, int zero_mean,
+                  double *S)
+{
+    ref_scores(r, K, n, ld, S);
+    if (zero_mean) ref_center(K, P, n, ld, S);
+}
