@@ -352,6 +352,44 @@ START_TEST(test_dtype_sizes)
 }
 END_TEST
 
+/* Defaults, refusals and constants through the plain get/set/constant calls. */
+START_TEST(test_options_constants)
+{
+    double v;
+    ck_assert_int_eq(fi_context_get(ctx, FI_OPT_THREADS, &v), FI_OK);
+    ck_assert_double_eq(v, 1);
+    ck_assert_int_eq(fi_context_get(ctx, FI_OPT_PROB_TOL, &v), FI_OK);
+    ck_assert_double_eq(v, 1e-5);
+    ck_assert_int_eq(fi_context_set(ctx, 99, 1), FI_ERR_OPTION);
+    ck_assert_int_eq(fi_context_set(ctx, FI_OPT_THREADS, 0), FI_ERR_OPTION);
+    ck_assert_int_eq(fi_context_set(ctx, FI_OPT_THREADS, 1.5), FI_ERR_OPTION);
+    ck_assert_int_eq(fi_context_set(ctx, FI_OPT_CLASS_MODE, 3), FI_ERR_OPTION);
+    ck_assert_int_eq(fi_context_set(ctx, FI_OPT_ATOL, -1), FI_ERR_OPTION);
+    ck_assert_int_eq(fi_context_set(ctx, FI_OPT_RCOND, NAN), FI_ERR_OPTION);
+    ck_assert_int_eq(fi_context_set(ctx, FI_OPT_METHOD, FI_METHOD_REFERENCE), FI_OK);
+    ck_assert_int_eq(fi_context_get(ctx, FI_OPT_METHOD, &v), FI_OK);
+    ck_assert_double_eq(v, FI_METHOD_REFERENCE);
+    ck_assert_int_eq(fi_context_get(ctx, 99, &v), FI_ERR_OPTION);
+    int64_t c;
+    ck_assert_int_eq(fi_constant("FI_OPT_RCOND", &c), FI_OK);
+    ck_assert_int_eq(c, FI_OPT_RCOND);
+    ck_assert_int_eq(fi_constant("FI_ERR_NAME", &c), FI_OK);
+    ck_assert_int_eq(c, FI_ERR_NAME);
+    ck_assert_int_eq(fi_constant("FI_SINGLE_PASS", &c), FI_OK);
+    ck_assert_int_eq(c, FI_SINGLE_PASS);
+    ck_assert_int_eq(fi_constant("FI_VERSION_NUMBER", &c), FI_OK);
+    ck_assert_int_eq(c, FI_VERSION_NUMBER);
+    ck_assert_int_eq(fi_constant("FI_NOPE", &c), FI_ERR_NAME);
+    ck_assert_uint_eq(fi_version_number(), FI_VERSION_NUMBER);
+    ck_assert_str_eq(fi_version_string(), FI_VERSION_STRING);
+    ck_assert_uint_eq(fi_dtype_size(FI_BF16), 2);
+    ck_assert_uint_eq(fi_dtype_size(7), 0);
+    /* every status has its own text */
+    for (int a = 0; a <= FI_ERR_NAME; a++)
+        for (int b = a + 1; b <= FI_ERR_NAME; b++) ck_assert_str_ne(fi_strerror(a), fi_strerror(b));
+}
+END_TEST
+
 static Suite *options_suite(void)
 {
     Suite *s = suite_create("options");
@@ -368,6 +406,7 @@ static Suite *options_suite(void)
     tcase_add_test(tc, test_constants_complete);
     tcase_add_test(tc, test_version);
     tcase_add_test(tc, test_dtype_sizes);
+    tcase_add_test(tc, test_options_constants);
     suite_add_tcase(s, tc);
     return s;
 }
