@@ -1,7 +1,8 @@
 # Sanitizers and ABI checks (called by .ci/run; not part of plain `make check`).
 ASAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 TSAN_FLAGS := -fsanitize=thread
-SAN_CFLAGS  = -std=c11 -D_POSIX_C_SOURCE=200809L -O1 -g -Iinclude -Itests $(CHECK_CFLAGS)
+SAN_CFLAGS  = -std=c11 -D_POSIX_C_SOURCE=200809L -O1 -g -Iinclude -Itests $(CHECK_CFLAGS) \
+              -DFI_TEST_LIBRARY_COMPILED_IN
 
 # The whole library (with every ISA's kernels: the suites run them through FI_OPT_ISA) and the
 # unit suites in one binary per sanitizer, each in a build directory of its own.

@@ -320,6 +320,10 @@ END_TEST
  * from the header's version macros), and it reports that version. */
 START_TEST(test_version)
 {
+#ifdef FI_TEST_LIBRARY_COMPILED_IN /* the sanitizer builds (mk/sanitize.mk): no libfi.so */
+    ref_skip_once("options: SONAME and file name of libfi.so",
+                  "the library is compiled into this test binary");
+#else
     Dl_info info;
     ck_assert_msg(dladdr((void *)fi_version_number, &info) && info.dli_fname,
                   "dladdr cannot name the library that defines fi_version_number");
@@ -333,6 +337,7 @@ START_TEST(test_version)
     snprintf(want, sizeof want, "libfi.so.%s", FI_VERSION_STRING);
     const char *file = strrchr(real, '/') ? strrchr(real, '/') + 1 : real;
     ck_assert_msg(strcmp(file, want) == 0, "SONAME links to %s, expected %s", real, want);
+#endif
     ck_assert_uint_eq(fi_version_number(), FI_VERSION_NUMBER);
     ck_assert_str_eq(fi_version_string(), FI_VERSION_STRING);
     char buf[32];
