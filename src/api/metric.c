@@ -352,9 +352,8 @@ int fi_normalize_class(fi_context *ctx, const fi_metric *m, int64_t k, const dou
     int status = fi_class_bound(ctx, m, k, &bound);
     if (status != FI_OK) return status;
     if (!fi) return fi__fail(ctx, FI_ERR_NULL, "fi is NULL");
-    for (int64_t b = 0; b < m->count; b++)
-        if (!isfinite(fi[b]))
-            return fi__fail(ctx, FI_ERR_NONFINITE, "fi[%lld] is not finite", (long long)b);
+    const int64_t bad = fi__first_nonfinite(FI_F64, fi, m->count);
+    if (bad >= 0) return fi__fail(ctx, FI_ERR_NONFINITE, "fi[%lld] is not finite", (long long)bad);
     for (int64_t b = 0; b < m->count; b++) {
         if (normalized) normalized[b] = bound > 0 ? fi[b] / bound : 0.0;
         if (saturated) saturated[b] = m->rank[b] >= m->k_eff - 1;
