@@ -108,7 +108,7 @@ static bool gram_block(const direct_job *job, int64_t b, int64_t p, double psum,
                 bv[i] = sp[i] * s[i];
                 m += pb->prob[i] * s[i];
             }
-            fi__gram_add(&gm, K, bv, m, &g);
+            fi__gram_add(&gm, K, bv, m, true, g);
         }
         return fi__gram_fi(&gm, K, sp, psum, rcond, job->ctx->atol, fi, &rank);
     }

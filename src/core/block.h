@@ -38,14 +38,13 @@ static inline double fi__element_fi(const double *prob, const double *s, int64_t
 }
 
 /* Adds one coordinate to a block's Gram sums: bv = B's row (sqrt(P_i) s_i), m its mean
- * sum_i P_i s_i (as the caller computed it), g the target's value there (g NULL: no target
- * products). */
+ * sum_i P_i s_i (as the caller computed it), and with_target the target's products bv_i g. */
 static inline void fi__gram_add(fi_gram *gm, int64_t K, const double *bv, double m,
-                                const double *g)
+                                bool with_target, double g)
 {
     gm->mean2 += m * m;
     for (int64_t i = 0; i < K; i++) {
-        if (g) gm->t[i] += bv[i] * *g;
+        if (with_target) gm->t[i] += bv[i] * g;
         for (int64_t c = i; c < K; c++) gm->c[i * K + c] += bv[i] * bv[c];
     }
 }

@@ -64,7 +64,7 @@ bool fi__fast_factor(const fi_problem *pb, const fi_layout *l, int64_t b, double
                 bv[i] = B[j + i * p];
                 m += pb->sqrt_prob[i] * bv[i];
             }
-            fi__gram_add(&gm, K, bv, m, NULL);
+            fi__gram_add(&gm, K, bv, m, false, 0.0);
         }
         if (!fi__gram_factor(&gm, K, pb->sqrt_prob, psum, rcond, atol, lam, U, &r)) return false;
         for (int64_t q = 0; q < r; q++) {
