@@ -72,11 +72,12 @@ CHECK_LIBS    = $(shell pkg-config --libs check 2>/dev/null)
 
 # make check fails when a suite it is meant to run cannot run (a missing interpreter or
 # package); ALLOW_SKIP=1 makes such suites skip loudly instead (the scripts of the suites read
-# FI_ALLOW_SKIP; tests/python/run.sh its own FI_PYTHON_OPTIONAL).
+# FI_ALLOW_SKIP, or their own variable: FI_PYTHON_OPTIONAL, FI_CHECK_NO_TORCH).
 ALLOW_SKIP ?=
 ifneq ($(ALLOW_SKIP),)
 export FI_ALLOW_SKIP := 1
 export FI_PYTHON_OPTIONAL := 1
+export FI_CHECK_NO_TORCH := 1
 endif
 
 CHECK_TARGETS :=

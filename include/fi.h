@@ -36,10 +36,10 @@ extern "C" {
 #endif
 
 #define FI_VERSION_MAJOR 1
-#define FI_VERSION_MINOR 1
+#define FI_VERSION_MINOR 2
 #define FI_VERSION_PATCH 0
 #define FI_VERSION_NUMBER (FI_VERSION_MAJOR * 10000 + FI_VERSION_MINOR * 100 + FI_VERSION_PATCH)
-#define FI_VERSION_STRING "1.1.0"
+#define FI_VERSION_STRING "1.2.0"
 
 #if defined(FI_BUILDING_LIBRARY) && defined(__GNUC__)
 #define FI_API __attribute__((visibility("default")))
@@ -92,15 +92,29 @@ typedef enum fi_dtype {
 
 /* Keys of fi_context_set / fi_context_get. Values are passed as double. */
 typedef enum fi_option {
-    FI_OPT_RCOND = 1,      /* relative rank tolerance; < 0 means the default max(p,K)*DBL_EPSILON.
-                              default -1. sigma_j counts when sigma_j > max(atol, rcond*sigma_max) */
+    FI_OPT_RCOND = 1,      /* relative rank tolerance; < 0 means the default of FI_OPT_RANK_RULE
+                              (max(p,K) * unit roundoff of the scores' dtype). default -1.
+                              sigma_j counts when sigma_j > max(atol, rcond*sigma_max)          */
     FI_OPT_ATOL = 2,       /* absolute floor on singular values, >= 0. default 0                 */
     FI_OPT_PROB_TOL = 3,   /* tolerance on |sum P - 1| (strict mode), >= 0. default 1e-5          */
     FI_OPT_CLASS_MODE = 4, /* an fi_class_mode value. default FI_CLASS_STRICT                      */
     FI_OPT_THREADS = 5,    /* worker threads, integer in [1, 1024]. default 1 (caller's thread)    */
     FI_OPT_METHOD = 6,     /* an fi_method value. default FI_METHOD_AUTO                          */
-    FI_OPT_ISA = 7         /* an fi_isa value. default FI_ISA_AUTO (added in 1.1.0)               */
+    FI_OPT_ISA = 7,        /* an fi_isa value. default FI_ISA_AUTO (added in 1.1.0)               */
+    FI_OPT_RANK_RULE = 8   /* an fi_rank_rule value, the default rcond when FI_OPT_RCOND < 0.
+                              default FI_RANK_ROUNDOFF (added in 1.2.0)                         */
 } fi_option;
+
+/* The default relative rank tolerance rcond of a p x K block whose scores are stored in a
+ * dtype of unit roundoff u (2^-53 float64, 2^-24 float32, 2^-8 bfloat16, 2^-11 float16). Both
+ * rules also drop the softmax null direction when it is below the data's resolution
+ * (docs/math.md section 6). (Added in 1.2.0.) */
+typedef enum fi_rank_rule {
+    FI_RANK_ROUNDOFF = 0, /* rcond = max(p,K) u, as LAPACK and pinv                            */
+    FI_RANK_NOISE = 1     /* rcond = max(max(p,K) 2^-53, 2 sqrt(min(p,K)) u): the bound of the
+                             input's rounding noise |E|_2 <= u |B|_F <= u sqrt(rank) sigma_max;
+                             keeps 16-bit channels (p >= 1/u) that the first rule zeroes     */
+} fi_rank_rule;
 
 /* How probabilities that do not sum to 1 are treated (docs/math.md fact 6). */
 typedef enum fi_class_mode {

@@ -217,7 +217,8 @@ START_TEST(test_kernels_against_references)
                 const int64_t p = block_coords(lc, &pr, b, idx);
                 want[b] = planted(&pr, idx, p)
                               ? NAN
-                              : ref_block_fi(pr.K, pr.P, pr.S, pr.n, idx, p, g, -1, 0, NULL, NULL);
+                              : ref_block_fi(pr.K, pr.P, pr.S, pr.n, idx, p, g,
+                                             ref_default_rcond(dt, p, pr.K), 0, NULL, NULL);
             }
             for (int isa = FI_ISA_AUTO; isa <= FI_ISA_AVX512; isa++) {
                 fi_context *ctx = NULL;

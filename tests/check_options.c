@@ -38,6 +38,7 @@ START_TEST(test_defaults)
     ck_assert_double_eq(get(FI_OPT_THREADS), 1.0);
     ck_assert_double_eq(get(FI_OPT_METHOD), FI_METHOD_AUTO);
     ck_assert_double_eq(get(FI_OPT_ISA), FI_ISA_AUTO);
+    ck_assert_double_eq(get(FI_OPT_RANK_RULE), FI_RANK_ROUNDOFF);
     ck_assert_str_eq(fi_context_error(ctx), "");
 }
 END_TEST
@@ -69,6 +70,8 @@ START_TEST(test_set_get_ranges)
          {-1, 2, 0.25, NAN, INFINITY}, 5},
         {FI_OPT_ISA, "FI_OPT_ISA", {FI_ISA_AUTO, FI_ISA_PORTABLE}, 2,
          {-1, 4, 0.5, 2.5, NAN, INFINITY}, 6},
+        {FI_OPT_RANK_RULE, "FI_OPT_RANK_RULE", {FI_RANK_ROUNDOFF, FI_RANK_NOISE}, 2,
+         {-1, 2, 0.5, NAN, INFINITY}, 5},
     };
     for (size_t o = 0; o < sizeof t / sizeof t[0]; o++) {
         for (int g = 0; g < t[o].n_good; g++) {
@@ -96,7 +99,7 @@ END_TEST
 
 START_TEST(test_unknown_options)
 {
-    const int keys[] = {0, 8, -1, 99, 1 << 30};
+    const int keys[] = {0, 9, -1, 99, 1 << 30};
     double v = 42;
     for (size_t k = 0; k < sizeof keys / sizeof keys[0]; k++) {
         ck_assert_int_eq(fi_context_set(ctx, keys[k], 1.0), FI_ERR_OPTION);
@@ -236,6 +239,7 @@ static const struct {
     C(FI_OPT_RCOND), C(FI_OPT_ATOL), C(FI_OPT_PROB_TOL), C(FI_OPT_CLASS_MODE), C(FI_OPT_THREADS),
     C(FI_OPT_METHOD), C(FI_CLASS_STRICT), C(FI_CLASS_RENORMALIZE), C(FI_CLASS_REMAINDER),
     C(FI_OPT_ISA), C(FI_ISA_AUTO), C(FI_ISA_PORTABLE), C(FI_ISA_AVX2), C(FI_ISA_AVX512),
+    C(FI_OPT_RANK_RULE), C(FI_RANK_ROUNDOFF), C(FI_RANK_NOISE),
     C(FI_METHOD_AUTO), C(FI_METHOD_REFERENCE), C(FI_REDUCE_SUM), C(FI_REDUCE_MEAN),
     C(FI_REDUCE_MAX),
 };

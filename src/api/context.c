@@ -24,6 +24,7 @@ int fi_context_create(fi_context **ctx)
     c->threads = 1;
     c->method = FI_METHOD_AUTO;
     c->isa = FI_ISA_AUTO;
+    c->rank_rule = FI_RANK_ROUNDOFF;
     c->mem = fi__default_allocator();
     c->error[0] = '\0';
     *ctx = c;
@@ -114,6 +115,13 @@ int fi_context_set(fi_context *ctx, int option, double value)
                             value == FI_ISA_AVX2 ? "AVX2+FMA+F16C" : "AVX-512VL");
         ctx->isa = (int)value;
         break;
+    case FI_OPT_RANK_RULE:
+        if (!is_integral(value) || value < FI_RANK_ROUNDOFF || value > FI_RANK_NOISE)
+            return fi__fail(ctx, FI_ERR_OPTION,
+                            "FI_OPT_RANK_RULE must be 0 (max(p,K) u) or 1 (2 sqrt(min(p,K)) u, "
+                            "the rounding-noise bound); got %g", value);
+        ctx->rank_rule = (int)value;
+        break;
     default:
         return fi__fail(ctx, FI_ERR_OPTION, "unknown option key %d", option);
     }
@@ -133,6 +141,7 @@ int fi_context_get(const fi_context *ctx, int option, double *value)
     case FI_OPT_THREADS: v = ctx->threads; break;
     case FI_OPT_METHOD: v = ctx->method; break;
     case FI_OPT_ISA: v = ctx->isa; break;
+    case FI_OPT_RANK_RULE: v = ctx->rank_rule; break;
     default:
         /* The context is const: the message cannot be recorded, the code says it all. */
         return FI_ERR_OPTION;
@@ -180,10 +189,11 @@ static const struct {
     C(FI_F64), C(FI_F32), C(FI_BF16), C(FI_F16),
     C(FI_ACCUMULATE), C(FI_SINGLE_PASS),
     C(FI_OPT_RCOND), C(FI_OPT_ATOL), C(FI_OPT_PROB_TOL), C(FI_OPT_CLASS_MODE),
-    C(FI_OPT_THREADS), C(FI_OPT_METHOD), C(FI_OPT_ISA),
+    C(FI_OPT_THREADS), C(FI_OPT_METHOD), C(FI_OPT_ISA), C(FI_OPT_RANK_RULE),
     C(FI_CLASS_STRICT), C(FI_CLASS_RENORMALIZE), C(FI_CLASS_REMAINDER),
     C(FI_METHOD_AUTO), C(FI_METHOD_REFERENCE),
     C(FI_ISA_AUTO), C(FI_ISA_PORTABLE), C(FI_ISA_AVX2), C(FI_ISA_AVX512),
+    C(FI_RANK_ROUNDOFF), C(FI_RANK_NOISE),
     C(FI_REDUCE_SUM), C(FI_REDUCE_MEAN), C(FI_REDUCE_MAX),
 };
 #undef C

@@ -54,7 +54,7 @@ static int elements_range(void *arg, int64_t first, int64_t last, int worker, ch
     const direct_job *job = arg;
     const fi_problem *pb = job->pb;
     const int64_t K = pb->k_eff;
-    const double rcond = fi__rcond(job->ctx, 1, K), atol = job->ctx->atol;
+    const double rcond = fi__rcond(job->ctx, pb->dtype, 1, K), atol = job->ctx->atol;
     if (fi__stream_supported(pb, job->l) && job->l->affine.step == 1) {
         const int64_t c = fi__kernels(job->ctx)->elements(pb, target_base(job), rcond, atol,
                                                           first, last, job->out,
@@ -149,7 +149,7 @@ static int block_general(const direct_job *job, direct_ws *ws, int64_t b, double
     const fi_problem *pb = job->pb;
     const fi_layout *l = job->l;
     const int64_t K = pb->k_eff, p = fi__block_size(l, b);
-    const double rcond = fi__rcond(ctx, p, K);
+    const double rcond = fi__rcond(ctx, pb->dtype, p, K);
     double *W = ws->W, *sigma = ws->sigma, *g = ws->g, *scratch = ws->scratch, fi;
     int64_t r = 0;
     if (job->check) {
@@ -168,7 +168,9 @@ static int block_general(const direct_job *job, direct_ws *ws, int64_t b, double
             return FI_ERR_NONFINITE;
         }
         int info = 0;
-        if (fi__svd_factor(ws->B, p, K, rcond, ctx->atol, &ws->sw, &r, sigma, W, &info) != FI_OK) {
+        const bool null = fi__deflate_null(ws->B, p, K, pb->sqrt_prob, rcond, ctx->atol);
+        if (fi__svd_factor(ws->B, p, K, rcond, ctx->atol, null ? K - 1 : K, &ws->sw, &r, sigma, W,
+                           &info) != FI_OK) {
             snprintf(err, FI_ERRLEN, "LAPACK dgesvd failed on block %lld, info %d", (long long)b,
                      info);
             return FI_ERR_LAPACK;
@@ -217,7 +219,7 @@ static int blocks_range(void *arg, int64_t first, int64_t last, int worker, char
     for (int64_t i = 0; i < K; i++) psum += pb->prob[i];
     int status = FI_OK;
     if (pixels) {
-        const double rcond = fi__rcond(ctx, a->size, K);
+        const double rcond = fi__rcond(ctx, pb->dtype, a->size, K);
         double fi[FI_PIXEL_CHUNK];
         unsigned char ok[FI_PIXEL_CHUNK];
         for (int64_t b0 = first; b0 < last && status == FI_OK; b0 += FI_PIXEL_CHUNK) {
@@ -232,7 +234,7 @@ static int blocks_range(void *arg, int64_t first, int64_t last, int worker, char
         return status;
     }
     if (rows || columns) {
-        const double rcond = fi__rcond(ctx, a->size, K);
+        const double rcond = fi__rcond(ctx, pb->dtype, a->size, K);
         const int64_t width = columns ? fi__column_width(K) : 1;
         for (int64_t b0 = first; b0 < last && status == FI_OK; b0 += width) {
             const int64_t nb = last - b0 < width ? last - b0 : width;
@@ -266,7 +268,7 @@ static int blocks_range(void *arg, int64_t first, int64_t last, int worker, char
             kern->index_sums(pb, job->l->indices + job->l->offsets[b], p, job->target, job->k,
                              &gm) &&
             gram_finite(&gm, K) &&
-            fi__gram_fi(&gm, K, pb->sqrt_prob, psum, fi__rcond(ctx, p, K), ctx->atol, &fi, &r) &&
+            fi__gram_fi(&gm, K, pb->sqrt_prob, psum, fi__rcond(ctx, pb->dtype, p, K), ctx->atol, &fi, &r) &&
             isfinite(fi))
             put(job, b, fi);
         else

@@ -139,7 +139,7 @@ static int build_range(void *arg, int64_t first, int64_t last, int worker, char 
     }
     for (int64_t b = first; b < last; b++) {
         const int64_t p = fi__block_size(l, b);
-        const double rcond = fi__rcond(ctx, p, K);
+        const double rcond = fi__rcond(ctx, pb->dtype, p, K);
         int64_t wo, so;
         block_offsets(m, b, &wo, &so);
         if (fast && fi__fast_factor(pb, l, b, rcond, ctx->atol, scratch, &m->rank[b],
@@ -151,8 +151,9 @@ static int build_range(void *arg, int64_t first, int64_t last, int worker, char 
             goto done;
         }
         int info = 0;
-        if (fi__svd_factor(B, p, K, rcond, ctx->atol, &sw, &m->rank[b], m->sigma + so, m->W + wo,
-                           &info) != FI_OK) {
+        const bool null = fi__deflate_null(B, p, K, pb->sqrt_prob, rcond, ctx->atol);
+        if (fi__svd_factor(B, p, K, rcond, ctx->atol, null ? K - 1 : K, &sw, &m->rank[b],
+                           m->sigma + so, m->W + wo, &info) != FI_OK) {
             snprintf(err, FI_ERRLEN, "LAPACK dgesvd failed on block %lld (%lld x %lld), info %d",
                      (long long)b, (long long)p, (long long)K, info);
             status = FI_ERR_LAPACK;

@@ -24,13 +24,14 @@ typedef struct fi_allocator {
 } fi_allocator;
 
 struct fi_context {
-    double rcond;    /* < 0: the default of fi__rcond */
+    double rcond;    /* < 0: the default of rank_rule (fi__rcond) */
     double atol;     /* >= 0 */
     double prob_tol; /* >= 0 */
     int class_mode;  /* fi_class_mode */
     int threads;     /* >= 1 */
     int method;      /* fi_method */
     int isa;         /* fi_isa */
+    int rank_rule;   /* fi_rank_rule: the default rcond */
     fi_allocator mem;
     char error[FI_ERRLEN];
 };

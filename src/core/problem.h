@@ -62,11 +62,31 @@ void fi__problem_scores_at(const fi_problem *pb, int64_t c, double *s);
 bool fi__gather_block(const fi_problem *pb, const fi_layout *l, int64_t b, double *B,
                       double *scratch);
 
-/* Default relative rank tolerance of a p x K block. */
-static inline double fi__rcond(const fi_context *ctx, int64_t p, int64_t k)
+/* Unit roundoff of a dtype's storage: the relative error of rounding a real to it. */
+static inline double fi__unit_roundoff(fi_dtype dtype)
+{
+    switch (dtype) {
+    case FI_F64: return 0x1p-53;
+    case FI_F32: return 0x1p-24;
+    case FI_BF16: return 0x1p-8;
+    default: return 0x1p-11; /* FI_F16 */
+    }
+}
+
+/* Relative rank tolerance of a p x K block whose scores are stored in dtype: the caller's
+ * FI_OPT_RCOND, else the rank rule's default from the unit roundoff u of dtype. Singular values
+ * below the rounding of the input are noise (the softmax null direction of float32 autograd
+ * scores comes back near 1e-7 sigma_max); a float64 tolerance would divide by them.
+ * FI_RANK_ROUNDOFF: max(p, K) u (docs/math.md section 6). FI_RANK_NOISE: the input's rounding
+ * moves B by |E|_2 <= |E|_F <= u |B|_F <= u sqrt(min(p,K)) sigma_max, so 2 sqrt(min(p,K)) u
+ * bounds it with a factor 2 to spare, and max(p,K) 2^-53 covers the double SVD's own error. */
+static inline double fi__rcond(const fi_context *ctx, fi_dtype dtype, int64_t p, int64_t k)
 {
     if (ctx->rcond >= 0) return ctx->rcond;
-    return (double)(p > k ? p : k) * DBL_EPSILON;
+    const double big = (double)(p > k ? p : k), small = (double)(p < k ? p : k);
+    if (ctx->rank_rule == FI_RANK_NOISE)
+        return fmax(big * 0x1p-53, 2 * sqrt(small) * fi__unit_roundoff(dtype));
+    return big * fi__unit_roundoff(dtype);
 }
 
 #endif

@@ -45,8 +45,40 @@ void fi__svd_workspace_free(const fi_allocator *mem, fi_svd_work *w)
     memset(w, 0, sizeof *w);
 }
 
-int fi__svd_factor(double *B, int64_t p, int64_t k, double rcond, double atol, fi_svd_work *w,
-                   int64_t *rank, double *sigma, double *W, int *info)
+bool fi__deflate_null(double *B, int64_t p, int64_t k, const double *sqrt_prob, double rcond,
+                      double atol)
+{
+    if (p < k) return false;
+    /* every norm on B / 2^e, so that no square overflows or underflows at 1e+-150 */
+    double mx = 0, psum = 0, smax2 = 0, bq2 = 0;
+    for (int64_t i = 0; i < p * k; i++) mx = fmax(mx, fabs(B[i]));
+    if (!(mx > 0) || !isfinite(mx)) return false;
+    int e;
+    frexp(mx, &e);
+    for (int64_t i = 0; i < k; i++) psum += sqrt_prob[i] * sqrt_prob[i];
+    for (int64_t i = 0; i < k; i++) {
+        if (!(sqrt_prob[i] > 0)) continue;
+        double n2 = 0;
+        for (int64_t j = 0; j < p; j++) n2 += ldexp(B[j + i * p], -e) * ldexp(B[j + i * p], -e);
+        smax2 = fmax(smax2, n2 / (sqrt_prob[i] * sqrt_prob[i])); /* |s_i|^2 */
+    }
+    const double nq = sqrt(psum);
+    for (int64_t j = 0; j < p; j++) {
+        double d = 0;
+        for (int64_t i = 0; i < k; i++) d += ldexp(B[j + i * p], -e) * (sqrt_prob[i] / nq);
+        bq2 += d * d;
+    }
+    if (!(sqrt(bq2) <= fmax(ldexp(atol, -e), rcond * sqrt(smax2)))) return false;
+    for (int64_t j = 0; j < p; j++) { /* B <- B - (B q) q^T */
+        double d = 0;
+        for (int64_t i = 0; i < k; i++) d += B[j + i * p] * (sqrt_prob[i] / nq);
+        for (int64_t i = 0; i < k; i++) B[j + i * p] -= d * (sqrt_prob[i] / nq);
+    }
+    return true;
+}
+
+int fi__svd_factor(double *B, int64_t p, int64_t k, double rcond, double atol, int64_t max_rank,
+                   fi_svd_work *w, int64_t *rank, double *sigma, double *W, int *info)
 {
     const int64_t mn = p < k ? p : k;
     double vt_dummy = 0;
@@ -59,7 +91,7 @@ int fi__svd_factor(double *B, int64_t p, int64_t k, double rcond, double atol, f
     double cut = rcond * smax;
     if (atol > cut) cut = atol;
     int64_t r = 0;
-    while (r < mn && w->sigma[r] > cut && w->sigma[r] > 0) r++;
+    while (r < mn && r < max_rank && w->sigma[r] > cut && w->sigma[r] > 0) r++;
     for (int64_t l = 0; l < r; l++) {
         const double inv = 1.0 / w->sigma[l];
         sigma[l] = w->sigma[l];

@@ -12,9 +12,9 @@
  *
  * Softmax-consistent scores have sum_i P_i s_i = 0, so B sqrt(P) = 0 and C is exactly
  * singular. That null direction q = sqrt(P)/|sqrt(P)| is known: when |B q| (measured directly
- * from the per-coordinate means, without cancellation) is below the rank cut-off, the SVD
- * would drop it too, and the kernel works in the (K-1)-dimensional complement of q, where
- * C is generically well conditioned. */
+ * from the per-coordinate means, without cancellation) is below the data's resolution (the rule
+ * of fi__deflate_null, which the SVD path applies too), the kernel works in the
+ * (K-1)-dimensional complement of q, where C is generically well conditioned. */
 #include "solve/eigen.h"
 
 #define FI_GRAM_MIN_RATIO 1e-3
@@ -186,12 +186,13 @@ static void prepare(const fi_gram *gm, int64_t K, const double *sqrt_prob, doubl
     for (int i = 0; i < n; i++) pr->t[i] = ldexp(gm->t[i], -e);
     const double mean2 = ldexp(gm->mean2, -e);
     atol = ldexp(atol, -e / 2);
-    double lmax_est = 0;
-    for (int i = 0; i < n; i++) lmax_est = fmax(lmax_est, C[i * n + i]);
-    const double smax_est = sqrt(lmax_est); /* within sqrt(K) of sigma_max */
-    /* |B q|^2 = sum_c m_c^2 / sum P with m_c = sum_i P_i s_i(c). */
+    /* |B q|^2 = sum_c m_c^2 / sum P with m_c = sum_i P_i s_i(c); the rule of fi__deflate_null:
+     * |B q| against the largest unweighted score norm |s_i|^2 = C_ii / P_i. */
+    double smax2 = 0;
+    for (int i = 0; i < n; i++)
+        if (sqrt_prob[i] > 0) smax2 = fmax(smax2, C[i * n + i] / (sqrt_prob[i] * sqrt_prob[i]));
     const double bq = sqrt(mean2 / psum);
-    pr->deflate = n >= 3 && bq <= fmax(atol, rcond * smax_est / sqrt((double)n));
+    pr->deflate = n >= 2 && bq <= fmax(atol, rcond * sqrt(smax2));
     pr->m = n;
     pr->e = e;
     pr->atol = atol;

@@ -138,16 +138,47 @@ static double eig_cut(int64_t p, int64_t K, double lmax, double rcond, double at
     return fmax(cut, REF_EIG_FLOOR * (double)mx * lmax);
 }
 
+double ref_default_rcond(fi_dtype dtype, int64_t p, int64_t K)
+{
+    const int bits = dtype == FI_F64 ? 53 : dtype == FI_F32 ? 24 : dtype == FI_BF16 ? 8 : 11;
+    return (double)(p > K ? p : K) * ldexp(1.0, -bits);
+}
+
+/* The null-direction rule: 1 when it applies, with d[0..p) = sum_i P_i s_i[b] and *psum. */
+static int null_is_noise(int64_t K, const double *P, const double *S, int64_t ld,
+                         const int64_t *idx, int64_t p, double rcond, double atol, double *d,
+                         double *psum)
+{
+    if (p < K) return 0;
+    if (rcond < 0) rcond = (double)p * DBL_EPSILON;
+    double dd = 0, smax = 0;
+    *psum = 0;
+    for (int64_t i = 0; i < K; i++) {
+        double n2 = 0;
+        for (int64_t a = 0; a < p; a++) n2 += S[i * ld + idx[a]] * S[i * ld + idx[a]];
+        if (P[i] > 0) smax = fmax(smax, sqrt(n2));
+        *psum += P[i];
+    }
+    for (int64_t a = 0; a < p; a++) {
+        d[a] = 0;
+        for (int64_t i = 0; i < K; i++) d[a] += P[i] * S[i * ld + idx[a]];
+        dd += d[a] * d[a];
+    }
+    return smax > 0 && sqrt(dd / *psum) <= fmax(atol, rcond * smax);
+}
+
 double ref_block_fi(int64_t K, const double *P, const double *S, int64_t ld, const int64_t *idx,
                     int64_t p, const double *g, double rcond, double atol, int64_t *rank,
                     double *residual)
 {
     double *G = calloc((size_t)(p * p), sizeof(double)), *w = calloc((size_t)p, sizeof(double));
+    double *d = calloc((size_t)p, sizeof(double)), psum = 1;
+    const int null = null_is_noise(K, P, S, ld, idx, p, rcond, atol, d, &psum);
     for (int64_t a = 0; a < p; a++)
         for (int64_t c = 0; c < p; c++) {
             double x = 0;
             for (int64_t i = 0; i < K; i++) x += P[i] * S[i * ld + idx[a]] * S[i * ld + idx[c]];
-            G[a + c * p] = x;
+            G[a + c * p] = null ? x - d[a] * d[c] / psum : x; /* B (I - q q^T) B^T */
         }
     /* Eigenvalues ascending; eigenvectors in the columns of G. */
     lapack_int info = LAPACKE_dsyev(LAPACK_COL_MAJOR, 'V', 'U', (lapack_int)p, G, (lapack_int)p, w);
@@ -160,6 +191,7 @@ double ref_block_fi(int64_t K, const double *P, const double *S, int64_t ld, con
         for (int64_t a = 0; a < p; a++) gg += g[idx[a]] * g[idx[a]];
         for (int64_t j = 0; j < p; j++) {
             if (!(lmax > 0) || !(w[j] > cut)) continue;
+            if (null && j < p - (K - 1)) continue; /* rank at most K - 1: the smallest go */
             double v = 0;
             for (int64_t a = 0; a < p; a++) v += G[a + j * p] * g[idx[a]];
             fi += v * v / w[j];
@@ -171,6 +203,7 @@ double ref_block_fi(int64_t K, const double *P, const double *S, int64_t ld, con
     if (residual) *residual = gg > 0 ? sqrt(fmax(gg - in, 0) / gg) : 0;
     free(G);
     free(w);
+    free(d);
     return fi;
 }
 
@@ -179,10 +212,15 @@ double ref_class_leverage(int64_t K, const double *P, const double *S, int64_t l
 {
     /* C = B^T B, K x K: C_il = sqrt(P_i P_l) s_i[b] . s_l[b]. Its eigenvectors are U. */
     double *C = calloc((size_t)(K * K), sizeof(double)), *w = calloc((size_t)K, sizeof(double));
+    double *d = calloc((size_t)p, sizeof(double)), psum = 1;
+    const int null = null_is_noise(K, P, S, ld, idx, p, rcond, atol, d, &psum);
     for (int64_t i = 0; i < K; i++)
         for (int64_t l = 0; l < K; l++) {
+            /* columns of B (I - q q^T): sqrt(P_i) (s_i - d / psum) when the rule applies */
             double x = 0;
-            for (int64_t a = 0; a < p; a++) x += S[i * ld + idx[a]] * S[l * ld + idx[a]];
+            for (int64_t a = 0; a < p; a++)
+                x += (S[i * ld + idx[a]] - (null ? d[a] / psum : 0)) *
+                     (S[l * ld + idx[a]] - (null ? d[a] / psum : 0));
             C[i + l * K] = sqrt(P[i] * P[l]) * x;
         }
     lapack_int info = LAPACKE_dsyev(LAPACK_COL_MAJOR, 'V', 'U', (lapack_int)K, C, (lapack_int)K, w);
@@ -190,11 +228,12 @@ double ref_class_leverage(int64_t K, const double *P, const double *S, int64_t l
     if (info == 0) {
         const double lmax = w[K - 1], cut = eig_cut(p, K, lmax, rcond, atol);
         lev = 0;
-        for (int64_t j = 0; j < K; j++)
+        for (int64_t j = null ? 1 : 0; j < K; j++) /* the null direction is the smallest */
             if (lmax > 0 && w[j] > cut) lev += C[k + j * K] * C[k + j * K];
     }
     free(C);
     free(w);
+    free(d);
     return lev / P[k];
 }
 

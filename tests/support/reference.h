@@ -70,8 +70,15 @@ void ref_affine_coords(const fi_blocks *bl, int64_t b, int64_t *idx);
 
 /* ---- the reference ---- */
 
+/* The default relative rank tolerance of SPEC section 1 for a p x K block whose scores are
+ * stored in dtype: max(p, K) times the unit roundoff 2^-53, 2^-24, 2^-8, 2^-11 of float64,
+ * float32, bfloat16, float16. */
+double ref_default_rcond(fi_dtype dtype, int64_t p, int64_t K);
 /* FI of the block idx[0..p) for the target g (n doubles, read at idx) by the pseudo-inverse
- * of the explicitly formed G. rcond < 0 means the library's default max(p,K)*DBL_EPSILON.
+ * of the explicitly formed G. rcond < 0 means the float64 default max(p,K)*DBL_EPSILON.
+ * The softmax null direction (docs/math.md): when p >= K and |sum_i P_i s_i[b]| / |sqrt(P)| <=
+ * max(atol, rcond * max_i |s_i[b]|), the direction q = sqrt(P)/|sqrt(P)| is noise: G becomes
+ * B (I - q q^T) B^T and the rank is at most K - 1.
  * Writes the rank and the relative residual ||(I - V V^T) g[b]|| / ||g[b]|| (0 for
  * g[b] = 0) when the pointers are not NULL. */
 double ref_block_fi(int64_t K, const double *P, const double *S, int64_t ld, const int64_t *idx,
