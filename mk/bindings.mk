@@ -35,7 +35,7 @@ check-cpp: build/cpp/header_test build/cpp/raii
 check-consumer: lib
 	MAKE="$(MAKE)" CC="$(CC)" sh tests/consumer/run.sh
 
-check-docs:
+check-docs: $(LIB_FILES)
 	$(PYTHON_DOCS) tests/docs/check_api_docs.py
 
 build/examples/stream_channels: examples/embedding/stream_channels.c include/fi.h $(LIB_FILES)
