@@ -3,11 +3,12 @@
 # need); on a Debian machine, as root, installs what is missing (set FI_NO_AUTO_INSTALL=1 to
 # only be told). Prints nothing when all is present. `make` runs it once per build tree
 # (the stamp build/deps.ok); `make check` runs `deps.sh test` (check-prereqs).
-PKGS="build-essential pkg-config libopenblas-dev liblapacke-dev check"
+# check is for the tests and libpng for the examples' heat maps: the library links neither.
+PKGS="build-essential pkg-config libopenblas-dev liblapacke-dev check libpng-dev"
 missing=""
 command -v pkg-config >/dev/null 2>&1 || missing="pkg-config"
 if [ -z "$missing" ]; then
-    for m in lapacke openblas check; do
+    for m in lapacke openblas check libpng; do
         pkg-config --exists "$m" 2>/dev/null || missing="$missing $m"
     done
 fi

@@ -7,8 +7,18 @@
 
 #include "criteria.h"
 
-/* Random baselines are averaged over this many seeded draws. */
+/* Random baselines are drawn this many times (seeded by the training seed and the cell). */
 enum { RANDOM_DRAWS = 10 };
+
+/* One table cell of one training seed: a single value for a ranking criterion, or one value
+ * per random draw for a drawn baseline. */
+typedef struct samples {
+    int n;
+    double v[RANDOM_DRAWS];
+} samples;
+
+/* Mean of a cell's values (the per-seed figure the tests compare). */
+double samples_mean(const samples *s);
 
 /* (a) Zero the top x% of the 2410 parameters by each criterion: test accuracy. */
 enum zero_criterion {
@@ -26,8 +36,8 @@ extern const char *const zero_names[Z_COUNT];
 enum { ZERO_FRACTIONS = 5 };
 extern const double zero_fractions[ZERO_FRACTIONS]; /* 1, 2, 3, 5, 10 % */
 int experiment_zeroing(fi_context *ctx, const double *theta, const digits_set *test,
-                       const param_criteria *pc, double acc[ZERO_FRACTIONS][Z_COUNT]);
-void print_zeroing(double base, const double acc[ZERO_FRACTIONS][Z_COUNT]);
+                       const param_criteria *pc, unsigned seed,
+                       samples acc[ZERO_FRACTIONS][Z_COUNT]);
 
 /* (b) Quantize W1 to 1 or 4 bits (per-row scale), keeping the top x% of its output
  * channels (rows) or input channels (columns) in full precision: test accuracy. */
@@ -46,11 +56,14 @@ extern const int quant_bits[QUANT_BITS];           /* 1, 4 */
 extern const double quant_keeps[QUANT_KEEPS];      /* 1/16 .. 1/2 */
 typedef struct quant_result {
     double none[QUANT_BITS]; /* accuracy with every channel quantized */
-    double acc[QUANT_BITS][QUANT_FAMILIES][QUANT_KEEPS][Q_COUNT];
+    samples acc[QUANT_BITS][QUANT_FAMILIES][QUANT_KEEPS][Q_COUNT];
 } quant_result;
+/* The perturbation-aware rankings (FI_b * S^2, (g.d)^2) are averaged over the first
+ * QUANT_IMAGES training images: they cost a metric per image and family. */
+enum { QUANT_IMAGES = 400 };
 int experiment_quantization(fi_context *ctx, const double *theta, const digits_set *train,
-                            const digits_set *test, const param_criteria *pc, quant_result *out);
-void print_quantization(double base, const quant_result *r);
+                            const digits_set *test, const param_criteria *pc, unsigned seed,
+                            quant_result *out);
 
 /* (c) Per test image, mask (set to 0) its top-m pixels by each criterion: the fraction of
  * images whose prediction changes. */
@@ -58,7 +71,7 @@ enum mask_criterion {
     M_FI,         /* element FI of the pixel                         */
     M_GRAD,       /* |g|                                             */
     M_TAYLOR,     /* |g x| (= FI * S^2 of masking, for p = 1)        */
-    M_RANDOM,     /* m random pixels                                 */
+    M_RANDOM,     /* m random pixels (RANDOM_DRAWS draws per image)  */
     M_RANDOM_INK, /* m random pixels among those with ink (x > 0)    */
     M_COUNT
 };
@@ -66,7 +79,6 @@ extern const char *const mask_names[M_COUNT];
 enum { MASK_SIZES = 4 };
 extern const int mask_sizes[MASK_SIZES]; /* 1, 2, 4, 8 */
 int experiment_masking(fi_context *ctx, const double *theta, const digits_set *test,
-                       double flips[MASK_SIZES][M_COUNT]);
-void print_masking(int images, const double flips[MASK_SIZES][M_COUNT]);
+                       unsigned seed, samples flips[MASK_SIZES][M_COUNT]);
 
 #endif

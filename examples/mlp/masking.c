@@ -20,9 +20,9 @@ static int flips(const double *theta, const double *x, int k, const int64_t *idx
 }
 
 int experiment_masking(fi_context *ctx, const double *theta, const digits_set *test,
-                       double flips_out[MASK_SIZES][M_COUNT])
+                       unsigned seed, samples flips_out[MASK_SIZES][M_COUNT])
 {
-    long count[MASK_SIZES][M_COUNT] = {{0}};
+    long count[MASK_SIZES][M_COUNT][RANDOM_DRAWS] = {{{0}}};
     for (int s = 0; s < test->count; s++) {
         const double *x = test->x[s];
         pixel_criteria pc;
@@ -35,44 +35,39 @@ int experiment_masking(fi_context *ctx, const double *theta, const digits_set *t
             if (x[j] > 0) ink[nink++] = j;
         for (int mi = 0; mi < MASK_SIZES; mi++) {
             const int m = mask_sizes[mi];
-            const uint64_t seed = 1000u * (unsigned)s + (unsigned)mi;
             for (int c = 0; c < M_COUNT; c++) {
-                int64_t idx[MLP_IN];
-                int k = m;
-                if (c == M_RANDOM) {
-                    /* exclude_top = 0: a uniform draw of m distinct pixels */
-                    FI_TRY(ctx, fi_select_random_low(ctx, pc.fi, MLP_IN, 0, m, seed, idx));
-                } else if (c == M_RANDOM_INK) {
-                    int64_t pick[MLP_IN];
-                    k = m < nink ? m : nink; /* a digit with fewer inked pixels: mask them all */
-                    double ink_fi[MLP_IN];
-                    for (int t = 0; t < nink; t++) ink_fi[t] = pc.fi[ink[t]];
-                    if (k > 0)
-                        FI_TRY(ctx, fi_select_random_low(ctx, ink_fi, nink, 0, k, seed, pick));
-                    for (int t = 0; t < k; t++) idx[t] = ink[pick[t]];
-                } else {
-                    FI_TRY(ctx, fi_select_top(ctx, ranked[c], MLP_IN, m, idx));
+                const int draws = c == M_RANDOM || c == M_RANDOM_INK ? RANDOM_DRAWS : 1;
+                for (int r = 0; r < draws; r++) {
+                    const uint64_t draw = 100000000u * (uint64_t)seed + 10000u * (uint64_t)s +
+                                          100u * (uint64_t)mi + (uint64_t)r;
+                    int64_t idx[MLP_IN];
+                    int k = m;
+                    if (c == M_RANDOM) {
+                        /* exclude_top = 0: a uniform draw of m distinct pixels */
+                        FI_TRY(ctx, fi_select_random_low(ctx, pc.fi, MLP_IN, 0, m, draw, idx));
+                    } else if (c == M_RANDOM_INK) {
+                        int64_t pick[MLP_IN];
+                        k = m < nink ? m : nink; /* fewer inked pixels than m: mask them all */
+                        double ink_fi[MLP_IN];
+                        for (int t = 0; t < nink; t++) ink_fi[t] = pc.fi[ink[t]];
+                        if (k > 0)
+                            FI_TRY(ctx, fi_select_random_low(ctx, ink_fi, nink, 0, k, draw, pick));
+                        for (int t = 0; t < k; t++) idx[t] = ink[pick[t]];
+                    } else {
+                        FI_TRY(ctx, fi_select_top(ctx, ranked[c], MLP_IN, m, idx));
+                    }
+                    count[mi][c][r] += flips(theta, x, pc.pred, idx, k);
                 }
-                count[mi][c] += flips(theta, x, pc.pred, idx, k);
             }
         }
     }
     for (int mi = 0; mi < MASK_SIZES; mi++)
-        for (int c = 0; c < M_COUNT; c++) flips_out[mi][c] = (double)count[mi][c] / test->count;
+        for (int c = 0; c < M_COUNT; c++) {
+            samples *cell = &flips_out[mi][c];
+            cell->n = c == M_RANDOM || c == M_RANDOM_INK ? RANDOM_DRAWS : 1;
+            for (int r = 0; r < cell->n; r++) cell->v[r] = (double)count[mi][c][r] / test->count;
+        }
     return 0;
 fail:
     return -1;
-}
-
-void print_masking(int images, const double flips_out[MASK_SIZES][M_COUNT])
-{
-    printf("\n(c) Masking (setting to 0) each test image's top-m pixels by each criterion: the\n"
-           "    fraction of the %d images whose prediction changes\n    %4s", images, "m");
-    for (int c = 0; c < M_COUNT; c++) printf(" %10s", mask_names[c]);
-    printf("\n");
-    for (int mi = 0; mi < MASK_SIZES; mi++) {
-        printf("    %4d", mask_sizes[mi]);
-        for (int c = 0; c < M_COUNT; c++) printf(" %9.1f%%", 100 * flips_out[mi][c]);
-        printf("\n");
-    }
 }

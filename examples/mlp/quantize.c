@@ -60,7 +60,8 @@ static int perturbation_rankings(fi_context *ctx, const double *theta, const dig
     double *sp = malloc((size_t)MLP_OUT * MLP_NPARAM * sizeof *sp);
     if (!sp) goto fail;
     const int64_t count = fam->count;
-    for (int s = 0; s < train->count; s++) {
+    const int images = train->count < QUANT_IMAGES ? train->count : QUANT_IMAGES;
+    for (int s = 0; s < images; s++) {
         mlp_cache c;
         const int k = mlp_forward(theta, train->x[s], &c);
         mlp_scores(theta, &c, sp, NULL);
@@ -72,8 +73,8 @@ static int perturbation_rankings(fi_context *ctx, const double *theta, const dig
                                         MLP_H * MLP_IN, MLP_NPARAM, fam, NULL, k,
                                         d[b] + MLP_W1, s2, t2));
             for (int64_t ch = 0; ch < count; ch++) {
-                (*rk)[b][Q_FI_S2][ch] += bfi[ch] * s2[ch] / train->count;
-                (*rk)[b][Q_GD2][ch] += t2[ch] / train->count;
+                (*rk)[b][Q_FI_S2][ch] += bfi[ch] * s2[ch] / images;
+                (*rk)[b][Q_GD2][ch] += t2[ch] / images;
             }
         }
     }
@@ -84,7 +85,8 @@ fail:
 }
 
 int experiment_quantization(fi_context *ctx, const double *theta, const digits_set *train,
-                            const digits_set *test, const param_criteria *pc, quant_result *out)
+                            const digits_set *test, const param_criteria *pc, unsigned seed,
+                            quant_result *out)
 {
     int rc = -1;
     double *q[QUANT_BITS] = {NULL}, *d[QUANT_BITS] = {NULL};
@@ -116,21 +118,23 @@ int experiment_quantization(fi_context *ctx, const double *theta, const digits_s
                 const int64_t k = fi_fraction_count(count, quant_keeps[kk]);
                 for (int c = 0; c < Q_COUNT; c++) {
                     int64_t idx[MLP_IN];
-                    double *acc = &out->acc[b][f][kk][c];
+                    samples *cell = &out->acc[b][f][kk][c];
                     if (c == Q_FI_LOW || c == Q_RANDOM) {
-                        double sum = 0;
+                        cell->n = RANDOM_DRAWS;
                         for (int r = 0; r < RANDOM_DRAWS; r++) {
-                            const uint64_t seed = 100000u * (uint64_t)b + 10000u * (uint64_t)f +
+                            const uint64_t draw = 1000000u * (uint64_t)seed +
+                                                  100000u * (uint64_t)b + 10000u * (uint64_t)f +
                                                   100u * (uint64_t)kk + 10u * (uint64_t)c +
                                                   (uint64_t)r;
                             FI_TRY(ctx, fi_select_random_low(ctx, fi, count, c == Q_FI_LOW ? k : 0,
-                                                             k, seed, idx));
-                            sum += accuracy_kept(theta, q[b], &fam->blocks, idx, k, test, scratch);
+                                                             k, draw, idx));
+                            cell->v[r] =
+                                accuracy_kept(theta, q[b], &fam->blocks, idx, k, test, scratch);
                         }
-                        *acc = sum / RANDOM_DRAWS;
                     } else {
                         FI_TRY(ctx, fi_select_top(ctx, (*rk)[b][c], count, k, idx));
-                        *acc = accuracy_kept(theta, q[b], &fam->blocks, idx, k, test, scratch);
+                        cell->n = 1;
+                        cell->v[0] = accuracy_kept(theta, q[b], &fam->blocks, idx, k, test, scratch);
                     }
                 }
             }
@@ -146,25 +150,4 @@ fail:
     free(d2);
     free(scratch);
     return rc;
-}
-
-void print_quantization(double base, const quant_result *r)
-{
-    printf("\n(b) Quantizing W1 (per-row scale) and keeping the top x%% of its channels in full\n"
-           "    precision: test accuracy (full precision %.3f). Ranked by element FI summed over\n"
-           "    the channel, by the channel's block FI_b * S^2 and (g.d)^2 for the actual error\n"
-           "    d = Q(w) - w, by |d|^2 alone, or drawn (FI-Low, random: means of %d draws)\n",
-           base, RANDOM_DRAWS);
-    for (int b = 0; b < QUANT_BITS; b++)
-        for (int f = 0; f < QUANT_FAMILIES; f++) {
-            printf("    %d bit, keep %-20s (none kept: %.3f)\n    %6s", quant_bits[b],
-                   channel_families[f].name, r->none[b], "x");
-            for (int c = 0; c < Q_COUNT; c++) printf(" %9s", quant_names[c]);
-            printf("\n");
-            for (int kk = 0; kk < QUANT_KEEPS; kk++) {
-                printf("    %5.1f%%", 100 * quant_keeps[kk]);
-                for (int c = 0; c < Q_COUNT; c++) printf(" %9.3f", r->acc[b][f][kk][c]);
-                printf("\n");
-            }
-        }
 }

@@ -22,8 +22,16 @@ static double accuracy_zeroed(const double *theta, const int64_t *idx, int64_t k
     return accuracy(scratch, test);
 }
 
+double samples_mean(const samples *s)
+{
+    double sum = 0;
+    for (int i = 0; i < s->n; i++) sum += s->v[i];
+    return s->n ? sum / s->n : 0;
+}
+
 int experiment_zeroing(fi_context *ctx, const double *theta, const digits_set *test,
-                       const param_criteria *pc, double acc[ZERO_FRACTIONS][Z_COUNT])
+                       const param_criteria *pc, unsigned seed,
+                       samples acc[ZERO_FRACTIONS][Z_COUNT])
 {
     int rc = -1;
     int64_t *idx = malloc(MLP_NPARAM * sizeof *idx);
@@ -37,20 +45,22 @@ int experiment_zeroing(fi_context *ctx, const double *theta, const digits_set *t
     for (int f = 0; f < ZERO_FRACTIONS; f++) {
         const int64_t k = fi_fraction_count(MLP_NPARAM, zero_fractions[f]);
         for (int c = 0; c < Z_COUNT; c++) {
+            samples *cell = &acc[f][c];
             if (c == Z_FI_LOW || c == Z_RANDOM) {
                 /* FI-Low excludes the FI top k; random (exclude 0) draws among all. */
                 const int64_t exclude = c == Z_FI_LOW ? k : 0;
-                double sum = 0;
+                cell->n = RANDOM_DRAWS;
                 for (int r = 0; r < RANDOM_DRAWS; r++) {
-                    const uint64_t seed = 1000u * (uint64_t)f + 10u * (uint64_t)c + (uint64_t)r;
-                    FI_TRY(ctx, fi_select_random_low(ctx, pc->fi, MLP_NPARAM, exclude, k, seed,
+                    const uint64_t draw = 1000000u * (uint64_t)seed + 1000u * (uint64_t)f +
+                                          10u * (uint64_t)c + (uint64_t)r;
+                    FI_TRY(ctx, fi_select_random_low(ctx, pc->fi, MLP_NPARAM, exclude, k, draw,
                                                      idx));
-                    sum += accuracy_zeroed(theta, idx, k, test, scratch);
+                    cell->v[r] = accuracy_zeroed(theta, idx, k, test, scratch);
                 }
-                acc[f][c] = sum / RANDOM_DRAWS;
             } else {
                 FI_TRY(ctx, fi_select_top(ctx, ranked[c], MLP_NPARAM, k, idx));
-                acc[f][c] = accuracy_zeroed(theta, idx, k, test, scratch);
+                cell->n = 1;
+                cell->v[0] = accuracy_zeroed(theta, idx, k, test, scratch);
             }
         }
     }
@@ -60,19 +70,4 @@ fail:
     free(absw);
     free(idx);
     return rc;
-}
-
-void print_zeroing(double base, const double acc[ZERO_FRACTIONS][Z_COUNT])
-{
-    printf("\n(a) Zeroing the top x%% of the %d parameters by each criterion: test accuracy\n"
-           "    (base %.3f; lower = the criterion found weights that matter more; FI-Low and\n"
-           "    random are means over %d seeded draws)\n    %4s ", MLP_NPARAM, base,
-           RANDOM_DRAWS, "x");
-    for (int c = 0; c < Z_COUNT; c++) printf(" %9s", zero_names[c]);
-    printf("\n");
-    for (int f = 0; f < ZERO_FRACTIONS; f++) {
-        printf("    %3.0f%% ", 100 * zero_fractions[f]);
-        for (int c = 0; c < Z_COUNT; c++) printf(" %9.3f", acc[f][c]);
-        printf("\n");
-    }
 }

@@ -57,7 +57,8 @@ int tf_sequence_fi(fi_context *ctx, tf_model *m, tf_scores *s, const int *prompt
     fi_accumulator *step_acc[16] = {NULL}, *fixed = NULL, *disc = NULL;
     double *elem = malloc(s->n_param * sizeof *elem);
     double *vec = malloc((size_t)n_groups * sizeof *vec);
-    int st = elem && vec ? FI_OK : FI_ERR_NOMEM;
+    double *prompt_mean = malloc((size_t)L * n_groups * sizeof *prompt_mean);
+    int st = elem && vec && prompt_mean ? FI_OK : FI_ERR_NOMEM;
     for (int l = 0; l < L && st == FI_OK; l++)
         st = fi_accumulator_create(ctx, n_groups, &step_acc[l]);
     if (st == FI_OK) st = fi_accumulator_create(ctx, n_groups, &fixed);
@@ -68,7 +69,11 @@ int tf_sequence_fi(fi_context *ctx, tf_model *m, tf_scores *s, const int *prompt
     int tokens[64];
     long sampled = 0, off = 0;
     double conf[16] = {0};
-    for (int z = 0; z < n_prompts && st == FI_OK; z++)
+    for (int z = 0; z < n_prompts && st == FI_OK; z++) {
+        /* A prompt's continuations share its step-1 context and are correlated: they are
+         * averaged first, and the accumulators see one sample per prompt, so that the
+         * standard errors are over independent prompts (docs/aggregation.md). */
+        memset(prompt_mean, 0, (size_t)L * n_groups * sizeof *prompt_mean);
         for (int n = 0; n < o->continuations && st == FI_OK; n++) {
             memcpy(tokens, prompts + (size_t)z * TF_PROMPT_LEN, sizeof(int) * TF_PROMPT_LEN);
             for (int l = 1; l <= L && st == FI_OK; l++) {
@@ -77,7 +82,8 @@ int tf_sequence_fi(fi_context *ctx, tf_model *m, tf_scores *s, const int *prompt
                 st = tf_element_fi(ctx, s, elem, NULL);
                 if (st == FI_OK)
                     st = tf_reduce_groups(ctx, groups, n_groups, elem, FI_REDUCE_MEAN, vec);
-                if (st == FI_OK) st = fi_accumulator_add(ctx, step_acc[l - 1], vec, 1.0);
+                for (int g = 0; g < n_groups && st == FI_OK; g++)
+                    prompt_mean[(size_t)(l - 1) * n_groups + g] += vec[g] / o->continuations;
                 double total = 0;
                 for (int i = 0; i < TF_K; i++) total += s->probs[i];
                 conf[l - 1] += s->probs[s->predicted] / total;
@@ -89,6 +95,9 @@ int tf_sequence_fi(fi_context *ctx, tf_model *m, tf_scores *s, const int *prompt
                 }
             }
         }
+        for (int l = 0; l < L && st == FI_OK; l++)
+            st = fi_accumulator_add(ctx, step_acc[l], prompt_mean + (size_t)l * n_groups, 1.0);
+    }
     for (int l = 0; l < L && st == FI_OK; l++) {
         double *mean = r->step_mean + (size_t)l * n_groups;
         st = fi_accumulator_result(ctx, step_acc[l], mean, r->step_se + (size_t)l * n_groups);
@@ -109,6 +118,7 @@ int tf_sequence_fi(fi_context *ctx, tf_model *m, tf_scores *s, const int *prompt
     for (int l = 0; l < L; l++) fi_accumulator_free(step_acc[l]);
     fi_accumulator_free(fixed);
     fi_accumulator_free(disc);
+    free(prompt_mean);
     free(elem);
     free(vec);
     return st;

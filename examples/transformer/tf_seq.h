@@ -10,7 +10,8 @@
  *    continuation truncated at l - 1 tokens as its context;
  *  - per-step target: the predicted option (argmax of the step's option probabilities)
  *    given that context, f = -log P'(y_pred), as for the single question;
- *  - FI_l = mean over the prompts and their N continuations of the per-group FI (element FI
+ *  - FI_l = mean over the prompts of the mean over their N continuations (one accumulator
+ *    sample per prompt: its continuations are correlated) of the per-group FI (element FI
  *    reduced with FI_REDUCE_MEAN over each weight matrix), one accumulator per step;
  *  - fixed horizon: FI_seq^L = (1/L) sum_{l=1..L} FI_l, an accumulator fed FI_l with weight 1/L;
  *  - discounted: FI_seq^gamma = (1 - gamma) sum_{l>=1} gamma^(l-1) FI_l (the paper's sum from
@@ -34,7 +35,7 @@ typedef struct tf_seq_opts {
 typedef struct tf_seq_result {
     int n_groups, horizon;
     double *step_mean;          /* horizon x n_groups: FI_l                              */
-    double *step_se;            /* horizon x n_groups: its standard error                */
+    double *step_se;            /* horizon x n_groups: its standard error over the prompts */
     double *fixed;              /* n_groups: (1/L) sum FI_l                              */
     double *discounted;         /* n_groups: weighted mean, weights (1-gamma) gamma^(l-1) */
     double *discounted_sum;     /* n_groups: the truncated sum (1-gamma) sum gamma^(l-1) FI_l */

@@ -6,8 +6,10 @@
  *
  * A sequence is 8 random symbols x0..x7, then "?", then a chain of 5 answers:
  *
- *     answer 1 = (x2 + x5) mod 4                       the multiple-choice question
- *     answer l = (answer l-1 + x[Q_l]) mod 4, l = 2..5  Q = (7, 0, 3, 6)
+ *     answer 1 = 2*[x2 high] + [x5 high]                      the multiple-choice question
+ *     answer l = 2*[x[Q_l] high] + [answer l-1 is C or D], l = 2..5, Q = (7, 0, 3, 6)
+ *
+ * (a symbol is "high" when it is e..h, value >= 4; tf_task_answer)
  *
  * so answer 1 hinges on positions 2 and 5 only (the planted ground truth for FI per
  * position), and every later answer on the previous answer token and one more symbol:

@@ -401,8 +401,8 @@ static int section_sequence(demo *d)
         for (int l = 0; l < o.horizon; l++) printf(" %9.3e", r.step_mean[l * nm + g]);
         printf("  %9.3e  %9.3e  %9.3e\n", r.fixed[g], r.discounted[g], r.discounted_sum[g]);
     }
-    printf("  (standard errors of FI_l over the %d continuations, relative, at most: ",
-           nz * o.continuations);
+    printf("  (standard errors of FI_l over the %d prompts, each the mean of its %d\n"
+           "  continuations, relative, at most: ", nz, o.continuations);
     double worst = 0;
     for (int i = 0; i < nm * o.horizon; i++)
         if (r.step_mean[i] > 0) worst = fmax(worst, r.step_se[i] / r.step_mean[i]);
