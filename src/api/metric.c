@@ -3,7 +3,10 @@
 #include "core/threads.h"
 #include "core/validate.h"
 #include "linalg/svd.h"
+#include "solve/dispatch.h"
 #include "solve/factor.h"
+#include "solve/metric_build.h"
+#include "solve/strided.h"
 
 struct fi_metric {
     fi_allocator mem;
@@ -15,9 +18,12 @@ struct fi_metric {
     int64_t *indices;
     int64_t *w_off;     /* per-block offsets into W and sigma (indexed only), count+1 each */
     int64_t *s_off;
-    double *W;          /* block b: rank_b rows of p_b values */
-    double *sigma;      /* block b: rank_b singular values */
-    int64_t *rank;
+    double *W;          /* block b: rank_cap rows of p_b values (rows >= rank_b unused) */
+    double *sigma;      /* block b: rank_b singular values (NULL when single) */
+    int64_t *rank;      /* NULL when single */
+    int64_t cap;        /* rank_cap of the affine layout's blocks */
+    bool single;        /* affine p = 1: W[b] = 1/sigma or 0, rank and sigma derived */
+    bool interleaved;   /* column blocks: W of (b, q, j) at (j*cap + q)*count + b */
 };
 
 /* Capacity of block b's factor: r <= min(p, K) rows of p values. */
@@ -33,6 +39,27 @@ static void block_offsets(const fi_metric *m, int64_t b, int64_t *wo, int64_t *s
         *wo = b * r * p;
         *so = b * r;
     }
+}
+
+static double *w_at(const fi_metric *m, int64_t b, int64_t q, int64_t j)
+{
+    if (m->interleaved) return m->W + (j * m->cap + q) * m->count + b;
+    int64_t wo, so;
+    block_offsets(m, b, &wo, &so);
+    return m->W + wo + q * fi__block_size(&m->layout, b) + j;
+}
+
+static int64_t block_rank(const fi_metric *m, int64_t b)
+{
+    return m->single ? m->W[b] != 0 : m->rank[b];
+}
+
+static double block_sigma(const fi_metric *m, int64_t b, int64_t q)
+{
+    if (m->single) return 1.0 / m->W[b];
+    int64_t wo, so;
+    block_offsets(m, b, &wo, &so);
+    return m->sigma[so + q];
 }
 
 void fi_metric_free(fi_metric *m)
@@ -65,6 +92,13 @@ static int metric_alloc(fi_context *ctx, const fi_problem *pb, const fi_layout *
     m->k_eff = pb->k_eff;
     m->sums_to_one = pb->sums_to_one;
     m->layout = *l;
+    if (!l->indexed) {
+        const fi_blocks *a = &l->affine;
+        const bool stream = ctx->method == FI_METHOD_AUTO && fi__stream_supported(pb, l);
+        m->cap = rank_cap(a->size, pb->k_eff);
+        m->single = a->size == 1;
+        m->interleaved = stream && a->size >= pb->k_eff && a->step == 1 && a->stride > 1;
+    }
     int64_t wtotal = 0, stotal = 0;
     bool ok = (m->prob = fi__calloc(mem, (size_t)pb->k_eff, sizeof(double))) != NULL;
     if (ok) memcpy(m->prob, pb->prob, (size_t)pb->k_eff * sizeof(double));
@@ -98,8 +132,8 @@ static int metric_alloc(fi_context *ctx, const fi_problem *pb, const fi_layout *
              !__builtin_mul_overflow(l->count, r, &stotal);
     }
     ok = ok && (m->W = fi__calloc(mem, (size_t)wtotal, sizeof(double))) &&
-         (m->sigma = fi__calloc(mem, (size_t)stotal, sizeof(double))) &&
-         (m->rank = fi__calloc(mem, (size_t)l->count, sizeof(int64_t)));
+         (m->single || ((m->sigma = fi__calloc(mem, (size_t)stotal, sizeof(double))) &&
+                        (m->rank = fi__calloc(mem, (size_t)l->count, sizeof(int64_t)))));
     if (!ok) {
         fi_metric_free(m);
         return fi__fail(ctx, FI_ERR_NOMEM, "out of memory for a metric of %lld blocks "
@@ -116,6 +150,57 @@ typedef struct build_job {
     fi_metric *m;
 } build_job;
 
+typedef struct build_ws {
+    fi_svd_work sw;
+    double *B, *scratch, *W, *sigma, *acc_raw, *acc;
+} build_ws;
+
+/* Block b by the general path (closed form or small Gram kernel on the gathered block, else
+ * the SVD) into ws->W (cap rows of p) and ws->sigma; returns its rank or -1 with err set. */
+static int64_t block_general(fi_context *ctx, const fi_problem *pb, const fi_layout *l, int64_t b,
+                             build_ws *ws, char *err, int *status)
+{
+    const int64_t p = fi__block_size(l, b), K = pb->k_eff;
+    const double rcond = fi__rcond(ctx, pb->dtype, p, K);
+    int64_t rank = 0;
+    if (ctx->method == FI_METHOD_AUTO &&
+        fi__fast_factor(pb, l, b, rcond, ctx->atol, ws->scratch, &rank, ws->sigma, ws->W))
+        return rank;
+    if (!fi__gather_block(pb, l, b, ws->B, ws->scratch)) {
+        snprintf(err, FI_ERRLEN, "non-finite score in block %lld", (long long)b);
+        *status = FI_ERR_NONFINITE;
+        return -1;
+    }
+    int info = 0;
+    const bool null = fi__deflate_null(ws->B, p, K, pb->sqrt_prob, rcond, ctx->atol);
+    if (fi__svd_factor(ws->B, p, K, rcond, ctx->atol, null ? K - 1 : K, &ws->sw, &rank, ws->sigma,
+                       ws->W, &info) != FI_OK) {
+        snprintf(err, FI_ERRLEN, "LAPACK dgesvd failed on block %lld (%lld x %lld), info %d",
+                 (long long)b, (long long)p, (long long)K, info);
+        *status = FI_ERR_LAPACK;
+        return -1;
+    }
+    return rank;
+}
+
+/* Stores block b's factor from ws into the metric's representation. */
+static void store_block(fi_metric *m, int64_t b, int64_t rank, const build_ws *ws)
+{
+    const int64_t p = fi__block_size(&m->layout, b);
+    if (m->single) {
+        m->W[b] = rank > 0 ? ws->W[0] : 0.0;
+        return;
+    }
+    int64_t wo, so;
+    block_offsets(m, b, &wo, &so);
+    m->rank[b] = rank;
+    memcpy(m->sigma + so, ws->sigma, (size_t)rank * sizeof(double));
+    /* interleaved rows past the rank are read by the column applier: zero them */
+    const int64_t rows = m->interleaved ? m->cap : rank;
+    for (int64_t q = 0; q < rows; q++)
+        for (int64_t j = 0; j < p; j++) *w_at(m, b, q, j) = q < rank ? ws->W[q * p + j] : 0.0;
+}
+
 static int build_range(void *arg, int64_t first, int64_t last, int worker, char *err)
 {
     (void)worker;
@@ -124,46 +209,69 @@ static int build_range(void *arg, int64_t first, int64_t last, int worker, char 
     const fi_problem *pb = job->pb;
     fi_metric *m = job->m;
     const fi_layout *l = &m->layout;
-    const int64_t K = pb->k_eff, pmax = l->max_size;
-    const bool fast = ctx->method == FI_METHOD_AUTO;
-    fi_svd_work sw;
-    int status = fi__svd_workspace(NULL, &ctx->mem, pmax, K, &sw);
-    double *B = fi__calloc(&ctx->mem, (size_t)(pmax * K), sizeof(double));
-    double *scratch = fi__calloc(&ctx->mem, fi__fast_scratch_doubles(pmax, K) + (size_t)K,
-                                 sizeof(double));
-    if (status != FI_OK || !B || !scratch) {
+    const fi_blocks *a = &l->affine;
+    const int64_t K = pb->k_eff, pmax = l->max_size, cap = rank_cap(pmax, K);
+    const bool stream = ctx->method == FI_METHOD_AUTO && fi__stream_supported(pb, l);
+    const bool rows = stream && a->size >= K && a->stride == 1;
+    const fi_kernels *kern = fi__kernels(ctx);
+    double psum = 0;
+    for (int64_t i = 0; i < K; i++) psum += pb->prob[i];
+    build_ws ws;
+    memset(&ws, 0, sizeof ws);
+    int status = fi__svd_workspace(NULL, &ctx->mem, pmax, K, &ws.sw);
+    ws.B = fi__calloc(&ctx->mem, (size_t)(pmax * K), sizeof(double));
+    ws.scratch = fi__calloc(&ctx->mem, fi__fast_scratch_doubles(pmax, K) + (size_t)K,
+                            sizeof(double));
+    ws.W = fi__calloc(&ctx->mem, (size_t)(pmax * cap), sizeof(double));
+    ws.sigma = fi__calloc(&ctx->mem, (size_t)cap + 1, sizeof(double));
+    if (m->interleaved) {
+        ws.acc_raw = fi__calloc(&ctx->mem, fi__metric_column_acc_doubles(K) + 4, sizeof(double));
+        ws.acc = (double *)(((uintptr_t)ws.acc_raw + 31) & ~(uintptr_t)31);
+    }
+    if (status != FI_OK || !ws.B || !ws.scratch || !ws.W || !ws.sigma ||
+        (m->interleaved && !ws.acc_raw)) {
         snprintf(err, FI_ERRLEN, "out of memory for the workspace of %lld x %lld blocks",
                  (long long)pmax, (long long)K);
         status = status == FI_OK ? FI_ERR_NOMEM : status;
         goto done;
     }
-    for (int64_t b = first; b < last; b++) {
-        const int64_t p = fi__block_size(l, b);
-        const double rcond = fi__rcond(ctx, pb->dtype, p, K);
+    if (m->single || m->interleaved) {
+        const double rcond = fi__rcond(ctx, pb->dtype, a->size, K);
+        unsigned char ok[FI_METRIC_CHUNK];
+        for (int64_t b0 = first; b0 < last && status == FI_OK; b0 += FI_METRIC_CHUNK) {
+            const int64_t nb = last - b0 < FI_METRIC_CHUNK ? last - b0 : FI_METRIC_CHUNK;
+            if (m->single && stream)
+                fi__metric_single(pb, a->step, rcond, ctx->atol, b0, nb, m->W, ok);
+            else if (m->interleaved)
+                fi__metric_columns(kern, pb, b0, nb, a->size, a->stride, m->count, m->cap, psum,
+                                   rcond, ctx->atol, ws.acc, m->rank, m->sigma, m->W, ok);
+            else
+                memset(ok, 0, sizeof ok);
+            for (int64_t j = 0; j < nb && status == FI_OK; j++) {
+                if (ok[j]) continue;
+                const int64_t r = block_general(ctx, pb, l, b0 + j, &ws, err, &status);
+                if (r >= 0) store_block(m, b0 + j, r, &ws);
+            }
+        }
+        goto done;
+    }
+    for (int64_t b = first; b < last && status == FI_OK; b++) {
         int64_t wo, so;
         block_offsets(m, b, &wo, &so);
-        if (fast && fi__fast_factor(pb, l, b, rcond, ctx->atol, scratch, &m->rank[b],
-                                    m->sigma + so, m->W + wo))
+        if (rows && fi__metric_row(kern, pb, b * a->step, a->size, m->cap, psum,
+                                   fi__rcond(ctx, pb->dtype, a->size, K), ctx->atol, &m->rank[b],
+                                   m->sigma + so, m->W + wo))
             continue;
-        if (!fi__gather_block(pb, l, b, B, scratch)) {
-            snprintf(err, FI_ERRLEN, "non-finite score in block %lld", (long long)b);
-            status = FI_ERR_NONFINITE;
-            goto done;
-        }
-        int info = 0;
-        const bool null = fi__deflate_null(B, p, K, pb->sqrt_prob, rcond, ctx->atol);
-        if (fi__svd_factor(B, p, K, rcond, ctx->atol, null ? K - 1 : K, &sw, &m->rank[b],
-                           m->sigma + so, m->W + wo, &info) != FI_OK) {
-            snprintf(err, FI_ERRLEN, "LAPACK dgesvd failed on block %lld (%lld x %lld), info %d",
-                     (long long)b, (long long)p, (long long)K, info);
-            status = FI_ERR_LAPACK;
-            goto done;
-        }
+        const int64_t r = block_general(ctx, pb, l, b, &ws, err, &status);
+        if (r >= 0) store_block(m, b, r, &ws);
     }
 done:
-    fi__svd_workspace_free(&ctx->mem, &sw);
-    fi__free(&ctx->mem, B);
-    fi__free(&ctx->mem, scratch);
+    fi__svd_workspace_free(&ctx->mem, &ws.sw);
+    fi__free(&ctx->mem, ws.B);
+    fi__free(&ctx->mem, ws.scratch);
+    fi__free(&ctx->mem, ws.W);
+    fi__free(&ctx->mem, ws.sigma);
+    fi__free(&ctx->mem, ws.acc_raw);
     return status;
 }
 
@@ -235,16 +343,34 @@ static int apply_range(void *arg, int64_t first, int64_t last, int worker, char 
     const void *g = job->target;
     (void)err;
     double v_single[1], *v = job->residual ? job->proj + (int64_t)worker * job->cap : v_single;
+    const bool acc = job->flags & FI_ACCUMULATE;
+    if (!job->residual && m->single) {
+        fi__apply_single(dt, g, l->affine.step, m->W, first, last, job->out, acc);
+        return FI_OK;
+    }
+    if (!job->residual && m->interleaved) {
+        for (int64_t b0 = first; b0 < last; b0 += FI_METRIC_CHUNK) {
+            const int64_t nb = last - b0 < FI_METRIC_CHUNK ? last - b0 : FI_METRIC_CHUNK;
+            fi__apply_columns(dt, g, b0, nb, l->affine.size, l->affine.stride, m->count, m->cap,
+                              m->W, job->out, acc);
+        }
+        return FI_OK;
+    }
+    const bool rows = !l->indexed && l->affine.stride == 1;
     for (int64_t b = first; b < last; b++) {
-        const int64_t p = fi__block_size(l, b), r = m->rank[b];
-        int64_t wo, so;
-        block_offsets(m, b, &wo, &so);
-        const double *W = m->W + wo;
+        const int64_t p = fi__block_size(l, b), r = block_rank(m, b);
         double fi = 0;
-        for (int64_t q = 0; q < r; q++) {
-            double x = 0;
-            for (int64_t j = 0; j < p; j++) x += W[q * p + j] * fi__load(dt, g, fi__block_coord(l, b, j));
-            fi += x * x;
+        if (rows && !job->residual) {
+            int64_t wo, so;
+            block_offsets(m, b, &wo, &so);
+            fi = fi__apply_row(dt, g, b * l->affine.step, p, r, m->W + wo);
+        } else {
+            for (int64_t q = 0; q < r; q++) {
+                double x = 0;
+                for (int64_t j = 0; j < p; j++)
+                    x += *w_at(m, b, q, j) * fi__load(dt, g, fi__block_coord(l, b, j));
+                fi += x * x;
+            }
         }
         if (!job->residual) {
             job->out[b] = (job->flags & FI_ACCUMULATE) ? job->out[b] + fi : fi;
@@ -252,7 +378,6 @@ static int apply_range(void *arg, int64_t first, int64_t last, int worker, char 
         }
         /* g - V V^T g, with V = W^T diag(sigma) and so V^T g = sigma .* (W g). The residual
          * is scale-free: computed on g / max|g| so that no square overflows or underflows. */
-        const double *sg = m->sigma + so;
         double gmax = 0;
         for (int64_t j = 0; j < p; j++) gmax = fmax(gmax, fabs(fi__load(dt, g, fi__block_coord(l, b, j))));
         if (gmax == 0) {
@@ -262,14 +387,15 @@ static int apply_range(void *arg, int64_t first, int64_t last, int worker, char 
         for (int64_t q = 0; q < r; q++) {
             double x = 0;
             for (int64_t j = 0; j < p; j++)
-                x += W[q * p + j] * (fi__load(dt, g, fi__block_coord(l, b, j)) / gmax);
-            v[q] = x * sg[q] * sg[q];
+                x += *w_at(m, b, q, j) * (fi__load(dt, g, fi__block_coord(l, b, j)) / gmax);
+            const double sq = block_sigma(m, b, q);
+            v[q] = x * sq * sq;
         }
         double gg = 0, rr = 0;
         for (int64_t j = 0; j < p; j++) {
             const double gj = fi__load(dt, g, fi__block_coord(l, b, j)) / gmax;
             double proj = 0;
-            for (int64_t q = 0; q < r; q++) proj += W[q * p + j] * v[q];
+            for (int64_t q = 0; q < r; q++) proj += *w_at(m, b, q, j) * v[q];
             gg += gj * gj;
             rr += (gj - proj) * (gj - proj);
         }
@@ -324,7 +450,7 @@ int fi_metric_ranks(fi_context *ctx, const fi_metric *m, int64_t *ranks)
     if (!ctx) return FI_ERR_NULL;
     if (!m) return fi__fail(ctx, FI_ERR_NULL, "metric is NULL");
     if (!ranks) return fi__fail(ctx, FI_ERR_NULL, "ranks is NULL");
-    memcpy(ranks, m->rank, (size_t)m->count * sizeof(int64_t));
+    for (int64_t b = 0; b < m->count; b++) ranks[b] = block_rank(m, b);
     fi__ok(ctx);
     return FI_OK;
 }
@@ -357,7 +483,7 @@ int fi_normalize_class(fi_context *ctx, const fi_metric *m, int64_t k, const dou
     if (bad >= 0) return fi__fail(ctx, FI_ERR_NONFINITE, "fi[%lld] is not finite", (long long)bad);
     for (int64_t b = 0; b < m->count; b++) {
         if (normalized) normalized[b] = bound > 0 ? fi[b] / bound : 0.0;
-        if (saturated) saturated[b] = m->rank[b] >= m->k_eff - 1;
+        if (saturated) saturated[b] = block_rank(m, b) >= m->k_eff - 1;
     }
     return FI_OK;
 }
