@@ -4,7 +4,11 @@
  * Each repetition times the floor and then every configuration (1 and 2 threads; the default
  * checked mode, which reads the input once more to guarantee an untouched out on non-finite
  * input, and FI_SINGLE_PASS), so that a noisy neighbour slows both sides of a ratio alike.
- * Prints one line per configuration: name threads mode lib_ms floor_ms ratio. */
+ * Prints one line per configuration: name threads mode lib_ms floor_ms ratio.
+ * The metric path (single thread, float32 workloads): mode "metric" times
+ * fi_metric_from_scores + fi_compute against the floor of the scores, mode "compute" times
+ * fi_compute alone against a read of its inputs: the target row and the factor's doubles
+ * (count * min(p, K) * p of them, the size src/api/metric.c stores). */
 #define _POSIX_C_SOURCE 200809L
 #include <stdint.h>
 #include <stdio.h>
@@ -37,6 +41,17 @@ static double floor_once(const float *x, int64_t n)
     for (int64_t i = 0; i + 8 <= n; i += 8)
         for (int j = 0; j < 8; j++) acc[j] += x[i + j];
     sink = acc[0] + acc[1] + acc[2] + acc[3] + acc[4] + acc[5] + acc[6] + acc[7];
+    return now_ms() - t0;
+}
+
+/* The floor of fi_compute: the target's floats and the factor's doubles, one pass each. */
+static double floor_doubles(const double *x, int64_t n)
+{
+    double t0 = now_ms();
+    double acc[8] = {0};
+    for (int64_t i = 0; i + 8 <= n; i += 8)
+        for (int j = 0; j < 8; j++) acc[j] += x[i + j];
+    sink = (float)(acc[0] + acc[1] + acc[2] + acc[3] + acc[4] + acc[5] + acc[6] + acc[7]);
     return now_ms() - t0;
 }
 
@@ -111,7 +126,11 @@ int main(int argc, char **argv)
             if (fi_context_create(&ctx[c]) != FI_OK ||
                 fi_context_set(ctx[c], FI_OPT_THREADS, cfg_threads[c]) != FI_OK)
                 return 1;
-        double tf[MAXREP], tl[CONFIGS][MAXREP];
+        double tf[MAXREP], tl[CONFIGS][MAXREP], tm[MAXREP], tc[MAXREP], tcf[MAXREP];
+        const int metric_path = !wl->bf16 && K <= 4;
+        const int64_t cap = wl->size < K ? wl->size : K, wsize = wl->count * cap * wl->size;
+        double *wread = metric_path ? malloc(sizeof(double) * (size_t)wsize) : NULL;
+        for (int64_t i = 0; wread && i < wsize; i++) wread[i] = (double)(i & 7);
         const fi_blocks bl = {wl->count, wl->size, wl->stride, wl->step};
         const fi_index_blocks ib = {wl->count, offsets, indices};
         for (int r = 0; r < wl->reps; r++) {
@@ -130,6 +149,24 @@ int main(int argc, char **argv)
                     return 1;
                 }
             }
+            if (!metric_path) continue;
+            fi_metric *m = NULL;
+            const float *target = S + (K - 1) * n; /* class target argmax P, as fi_direct */
+            const double t0 = now_ms();
+            int st = wl->indexed
+                         ? fi_metric_from_scores_indexed(ctx[0], K, P, dt, S, n, n, &ib, &m)
+                         : fi_metric_from_scores(ctx[0], K, P, dt, S, n, n, &bl, &m);
+            const double t1 = now_ms();
+            st = st == FI_OK ? fi_compute(ctx[0], m, dt, target, out, 0) : st;
+            const double t2 = now_ms();
+            if (st != FI_OK) {
+                fprintf(stderr, "%s metric: %s\n", wl->name, fi_context_error(ctx[0]));
+                return 1;
+            }
+            fi_metric_free(m);
+            tm[r] = t2 - t0;
+            tc[r] = t2 - t1;
+            tcf[r] = floor_once(target, n) + floor_doubles(wread, wsize);
         }
         const double fl = median(tf, wl->reps);
         for (int c = 0; c < CONFIGS; c++) {
@@ -138,6 +175,13 @@ int main(int argc, char **argv)
                    cfg_flags[c] ? "1pass" : "checked", ms, fl, ms / fl);
             fi_context_free(ctx[c]);
         }
+        if (metric_path) {
+            const double mm = median(tm, wl->reps), cm = median(tc, wl->reps);
+            const double cf = median(tcf, wl->reps);
+            printf("%s 1 metric %.2f %.2f %.2f\n", wl->name, mm, fl, mm / fl);
+            printf("%s 1 compute %.2f %.2f %.2f\n", wl->name, cm, cf, cm / cf);
+        }
+        free(wread);
         fflush(stdout);
         free(S);
         free(out);

@@ -16,7 +16,7 @@ echo "machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //
 printf '%-15s %7s %8s %10s %10s %10s %10s %12s\n' workload threads mode lib_ms floor_ms lib/floor peer_ms peer/lib
 while read -r name th mode ms fl ratio; do
     p=$(sed -n "s/^$name peer_ms=//p" "$peer")
-    if [ -n "$p" ] && [ "$th" = 1 ]; then
+    if [ -n "$p" ] && [ "$th" = 1 ] && [ "$mode" != compute ]; then
         speed=$(awk -v a="$p" -v b="$ms" 'BEGIN{printf "%.1fx", a/b}')
     else
         p=-; speed=-

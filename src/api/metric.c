@@ -1,5 +1,10 @@
 /* The metric: per-block factors W_b = diag(1/sigma) V^T of G_b^+ and what is computed
- * from them (fi_compute and the diagnostics). */
+ * from them (fi_compute and the diagnostics). Four representations, chosen by the layout:
+ * p = 1 keeps c = 1/sigma^2 per coordinate; Gram blocks of streamable layouts keep a copy of
+ * their scores and W = A S^T (src/solve/metric_build.h), rows block-major and columns
+ * coordinate-major; every other layout, and any block the fast path cannot decide, keeps W. */
+#include <float.h>
+
 #include "core/threads.h"
 #include "core/validate.h"
 #include "linalg/svd.h"
@@ -7,6 +12,8 @@
 #include "solve/factor.h"
 #include "solve/metric_build.h"
 #include "solve/strided.h"
+
+typedef enum metric_kind { KIND_FACTOR, KIND_SINGLE, KIND_ROWS, KIND_COLUMNS } metric_kind;
 
 struct fi_metric {
     fi_allocator mem;
@@ -18,12 +25,16 @@ struct fi_metric {
     int64_t *indices;
     int64_t *w_off;     /* per-block offsets into W and sigma (indexed only), count+1 each */
     int64_t *s_off;
-    double *W;          /* block b: rank_cap rows of p_b values (rows >= rank_b unused) */
-    double *sigma;      /* block b: rank_b singular values (NULL when single) */
-    int64_t *rank;      /* NULL when single */
+    metric_kind kind;
     int64_t cap;        /* rank_cap of the affine layout's blocks */
-    bool single;        /* affine p = 1: W[b] = 1/sigma or 0, rank and sigma derived */
-    bool interleaved;   /* column blocks: W of (b, q, j) at (j*cap + q)*count + b */
+    double *W;          /* FACTOR: block b's rank_cap rows of p_b values; SINGLE: c[b] */
+    double *sigma;      /* block b: rank_b singular values (not SINGLE) */
+    int64_t *rank;      /* not SINGLE */
+    fi_dtype sdt;       /* ROWS, COLUMNS: the copied scores' dtype */
+    void *copy;         /* ROWS, COLUMNS: the blocks' scores (src/solve/metric_build.h) */
+    double *coef;       /* ROWS, COLUMNS: A of block b at b*K*K */
+    double **own;       /* ROWS, COLUMNS: a block's own W (cap x p) where the general path
+                           decided it, else NULL */
 };
 
 /* Capacity of block b's factor: r <= min(p, K) rows of p values. */
@@ -35,37 +46,42 @@ static void block_offsets(const fi_metric *m, int64_t b, int64_t *wo, int64_t *s
         *wo = m->w_off[b];
         *so = m->s_off[b];
     } else {
-        const int64_t p = m->layout.affine.size, r = rank_cap(p, m->k_eff);
-        *wo = b * r * p;
-        *so = b * r;
+        *wo = b * m->cap * m->layout.affine.size;
+        *so = b * m->cap;
     }
-}
-
-static double *w_at(const fi_metric *m, int64_t b, int64_t q, int64_t j)
-{
-    if (m->interleaved) return m->W + (j * m->cap + q) * m->count + b;
-    int64_t wo, so;
-    block_offsets(m, b, &wo, &so);
-    return m->W + wo + q * fi__block_size(&m->layout, b) + j;
 }
 
 static int64_t block_rank(const fi_metric *m, int64_t b)
 {
-    return m->single ? m->W[b] != 0 : m->rank[b];
+    return m->kind == KIND_SINGLE ? m->W[b] != 0 : m->rank[b];
 }
 
-static double block_sigma(const fi_metric *m, int64_t b, int64_t q)
+/* W_b[q][j] (not SINGLE). */
+static double w_value(const fi_metric *m, int64_t b, int64_t q, int64_t j)
 {
-    if (m->single) return 1.0 / m->W[b];
-    int64_t wo, so;
-    block_offsets(m, b, &wo, &so);
-    return m->sigma[so + q];
+    const int64_t K = m->k_eff, p = fi__block_size(&m->layout, b);
+    if (m->kind == KIND_FACTOR) {
+        int64_t wo, so;
+        block_offsets(m, b, &wo, &so);
+        return m->W[wo + q * p + j];
+    }
+    if (m->own[b]) return m->own[b][q * p + j];
+    double x = 0;
+    for (int64_t i = 0; i < K; i++) {
+        const int64_t at = m->kind == KIND_ROWS ? (b * K + i) * p + j : (j * K + i) * m->count + b;
+        x += m->coef[b * K * K + q * K + i] * fi__load(m->sdt, m->copy, at);
+    }
+    return x;
 }
 
 void fi_metric_free(fi_metric *m)
 {
     if (!m) return;
     const fi_allocator mem = m->mem;
+    for (int64_t b = 0; m->own && b < m->count; b++) fi__free(&mem, m->own[b]);
+    fi__free(&mem, m->own);
+    fi__free(&mem, m->copy);
+    fi__free(&mem, m->coef);
     fi__free(&mem, m->prob);
     fi__free(&mem, m->offsets);
     fi__free(&mem, m->indices);
@@ -80,6 +96,24 @@ void fi_metric_free(fi_metric *m)
 int64_t fi_metric_count(const fi_metric *m) { return m ? m->count : 0; }
 int64_t fi_metric_classes(const fi_metric *m) { return m ? m->k_eff : 0; }
 
+/* Sizes of an affine layout's arrays: W (or c) values, sigma values, copied scores. */
+static bool affine_sizes(const fi_metric *m, int64_t *wtotal, int64_t *stotal, int64_t *copy)
+{
+    const int64_t p = m->layout.affine.size, K = m->k_eff, count = m->count;
+    int64_t per;
+    *wtotal = *stotal = *copy = 0;
+    if (m->kind == KIND_SINGLE) {
+        *wtotal = count;
+        return true;
+    }
+    if (__builtin_mul_overflow(count, m->cap, stotal)) return false;
+    if (m->kind == KIND_FACTOR)
+        return !__builtin_mul_overflow(m->cap, p, &per) &&
+               !__builtin_mul_overflow(count, per, wtotal);
+    return !__builtin_mul_overflow(K, p, &per) && !__builtin_mul_overflow(count, per, copy) &&
+           !__builtin_mul_overflow(*copy, fi__dtype_bytes(m->sdt), &per);
+}
+
 /* Allocates the metric's arrays for layout l (copying index lists). */
 static int metric_alloc(fi_context *ctx, const fi_problem *pb, const fi_layout *l, fi_metric **out)
 {
@@ -92,14 +126,18 @@ static int metric_alloc(fi_context *ctx, const fi_problem *pb, const fi_layout *
     m->k_eff = pb->k_eff;
     m->sums_to_one = pb->sums_to_one;
     m->layout = *l;
+    m->sdt = pb->dtype;
+    m->kind = KIND_FACTOR;
     if (!l->indexed) {
         const fi_blocks *a = &l->affine;
         const bool stream = ctx->method == FI_METHOD_AUTO && fi__stream_supported(pb, l);
         m->cap = rank_cap(a->size, pb->k_eff);
-        m->single = a->size == 1;
-        m->interleaved = stream && a->size >= pb->k_eff && a->step == 1 && a->stride > 1;
+        if (a->size == 1) m->kind = KIND_SINGLE;
+        else if (stream && a->size >= pb->k_eff && a->stride == 1) m->kind = KIND_ROWS;
+        else if (stream && a->size >= pb->k_eff && a->step == 1 && a->stride > 1)
+            m->kind = KIND_COLUMNS;
     }
-    int64_t wtotal = 0, stotal = 0;
+    int64_t wtotal = 0, stotal = 0, copy = 0;
     bool ok = (m->prob = fi__calloc(mem, (size_t)pb->k_eff, sizeof(double))) != NULL;
     if (ok) memcpy(m->prob, pb->prob, (size_t)pb->k_eff * sizeof(double));
     if (ok && l->indexed) {
@@ -126,19 +164,24 @@ static int metric_alloc(fi_context *ctx, const fi_problem *pb, const fi_layout *
             m->s_off[l->count] = stotal;
         }
     } else if (ok) {
-        const int64_t p = l->affine.size, r = rank_cap(p, pb->k_eff);
-        int64_t per;
-        ok = !__builtin_mul_overflow(r, p, &per) && !__builtin_mul_overflow(l->count, per, &wtotal) &&
-             !__builtin_mul_overflow(l->count, r, &stotal);
+        ok = affine_sizes(m, &wtotal, &stotal, &copy);
     }
-    ok = ok && (m->W = fi__calloc(mem, (size_t)wtotal, sizeof(double))) &&
-         (m->single || ((m->sigma = fi__calloc(mem, (size_t)stotal, sizeof(double))) &&
-                        (m->rank = fi__calloc(mem, (size_t)l->count, sizeof(int64_t)))));
+    const bool gram = m->kind == KIND_ROWS || m->kind == KIND_COLUMNS;
+    const int64_t K = pb->k_eff;
+    /* The copy is written whole by the build (no zeroing pass over it); the rest is small or,
+     * for W, lazily zeroed pages. */
+    ok = ok && (wtotal == 0 || (m->W = fi__calloc(mem, (size_t)wtotal, sizeof(double)))) &&
+         (m->kind == KIND_SINGLE ||
+          ((m->sigma = fi__calloc(mem, (size_t)stotal + 1, sizeof(double))) &&
+           (m->rank = fi__calloc(mem, (size_t)l->count, sizeof(int64_t))))) &&
+         (!gram || ((m->copy = fi__alloc(mem, (size_t)copy * (size_t)fi__dtype_bytes(m->sdt))) &&
+                    (m->coef = fi__calloc(mem, (size_t)(l->count * K * K), sizeof(double))) &&
+                    (m->own = fi__calloc(mem, (size_t)l->count, sizeof(double *)))));
     if (!ok) {
         fi_metric_free(m);
         return fi__fail(ctx, FI_ERR_NOMEM, "out of memory for a metric of %lld blocks "
-                                           "(%lld factor values)",
-                        (long long)l->count, (long long)wtotal);
+                                           "(%lld factor values, %lld copied scores)",
+                        (long long)l->count, (long long)wtotal, (long long)copy);
     }
     *out = m;
     return FI_OK;
@@ -183,22 +226,50 @@ static int64_t block_general(fi_context *ctx, const fi_problem *pb, const fi_lay
     return rank;
 }
 
-/* Stores block b's factor from ws into the metric's representation. */
-static void store_block(fi_metric *m, int64_t b, int64_t rank, const build_ws *ws)
+/* Stores block b's factor from ws into the metric's representation; false when a block's own
+ * factor cannot be allocated. */
+static bool store_block(fi_metric *m, int64_t b, int64_t rank, const build_ws *ws)
 {
     const int64_t p = fi__block_size(&m->layout, b);
-    if (m->single) {
-        m->W[b] = rank > 0 ? ws->W[0] : 0.0;
-        return;
+    if (m->kind == KIND_SINGLE) { /* c = w^2, or -w where w^2 leaves the normal range */
+        const double w = fabs(ws->W[0]), c = w * w;
+        m->W[b] = rank == 0 ? 0.0 : c >= DBL_MIN && c <= DBL_MAX ? c : -w;
+        return true;
     }
     int64_t wo, so;
     block_offsets(m, b, &wo, &so);
     m->rank[b] = rank;
     memcpy(m->sigma + so, ws->sigma, (size_t)rank * sizeof(double));
-    /* interleaved rows past the rank are read by the column applier: zero them */
-    const int64_t rows = m->interleaved ? m->cap : rank;
-    for (int64_t q = 0; q < rows; q++)
-        for (int64_t j = 0; j < p; j++) *w_at(m, b, q, j) = q < rank ? ws->W[q * p + j] : 0.0;
+    double *W = m->W + wo;
+    if (m->kind != KIND_FACTOR) {
+        if (!m->own[b] && !(m->own[b] = fi__alloc(&m->mem, (size_t)(m->cap * p) * sizeof(double))))
+            return false;
+        W = m->own[b];
+    }
+    memcpy(W, ws->W, (size_t)(rank * p) * sizeof(double));
+    return true;
+}
+
+/* Contiguous p = 1 blocks [b0, b0 + nb): c = 1/d by the element kernel with a target of ones
+ * (its scalar fallback decides the lanes the vector form cannot), read through a problem whose
+ * scores start at b0. */
+static void single_chunk(const fi_kernels *kern, const fi_problem *pb, double rcond, double atol,
+                         int64_t b0, int64_t nb, double *c, unsigned char *ok)
+{
+    static const double one64[FI_METRIC_CHUNK] = {[0 ... FI_METRIC_CHUNK - 1] = 1.0};
+    static const float one32[FI_METRIC_CHUNK] = {[0 ... FI_METRIC_CHUNK - 1] = 1.0f};
+    static const uint16_t one_bf16[FI_METRIC_CHUNK] = {[0 ... FI_METRIC_CHUNK - 1] = 0x3F80};
+    static const uint16_t one_f16[FI_METRIC_CHUNK] = {[0 ... FI_METRIC_CHUNK - 1] = 0x3C00};
+    const void *ones = pb->dtype == FI_F64 ? (const void *)one64
+                       : pb->dtype == FI_F32 ? (const void *)one32
+                       : pb->dtype == FI_BF16 ? (const void *)one_bf16
+                                              : (const void *)one_f16;
+    fi_problem at = *pb;
+    at.scores = (const char *)pb->scores + (size_t)b0 * (size_t)fi__dtype_bytes(pb->dtype);
+    const int64_t bad = kern->elements(&at, ones, rcond, atol, 0, nb, c + b0, false);
+    /* Non-finite input: the general path reports it. 1/d outside the normal range (or 0, which
+     * may be a rank 0 or an underflow): the general path stores it as -1/sigma. */
+    for (int64_t j = 0; j < nb; j++) ok[j] = bad < 0 && c[b0 + j] >= DBL_MIN && c[b0 + j] <= DBL_MAX;
 }
 
 static int build_range(void *arg, int64_t first, int64_t last, int worker, char *err)
@@ -212,7 +283,6 @@ static int build_range(void *arg, int64_t first, int64_t last, int worker, char 
     const fi_blocks *a = &l->affine;
     const int64_t K = pb->k_eff, pmax = l->max_size, cap = rank_cap(pmax, K);
     const bool stream = ctx->method == FI_METHOD_AUTO && fi__stream_supported(pb, l);
-    const bool rows = stream && a->size >= K && a->stride == 1;
     const fi_kernels *kern = fi__kernels(ctx);
     double psum = 0;
     for (int64_t i = 0; i < K; i++) psum += pb->prob[i];
@@ -224,46 +294,62 @@ static int build_range(void *arg, int64_t first, int64_t last, int worker, char 
                             sizeof(double));
     ws.W = fi__calloc(&ctx->mem, (size_t)(pmax * cap), sizeof(double));
     ws.sigma = fi__calloc(&ctx->mem, (size_t)cap + 1, sizeof(double));
-    if (m->interleaved) {
-        ws.acc_raw = fi__calloc(&ctx->mem, fi__metric_column_acc_doubles(K) + 4, sizeof(double));
+    if (m->kind == KIND_COLUMNS) {
+        ws.acc_raw = fi__calloc(&ctx->mem,
+                                (size_t)(fi__column_entries(K) * FI_METRIC_CHUNK + 4),
+                                sizeof(double));
         ws.acc = (double *)(((uintptr_t)ws.acc_raw + 31) & ~(uintptr_t)31);
     }
     if (status != FI_OK || !ws.B || !ws.scratch || !ws.W || !ws.sigma ||
-        (m->interleaved && !ws.acc_raw)) {
+        (m->kind == KIND_COLUMNS && !ws.acc_raw)) {
         snprintf(err, FI_ERRLEN, "out of memory for the workspace of %lld x %lld blocks",
                  (long long)pmax, (long long)K);
         status = status == FI_OK ? FI_ERR_NOMEM : status;
         goto done;
     }
-    if (m->single || m->interleaved) {
-        const double rcond = fi__rcond(ctx, pb->dtype, a->size, K);
+    const double rcond = l->indexed ? 0 : fi__rcond(ctx, pb->dtype, a->size, K);
+    for (int64_t b0 = first; b0 < last && status == FI_OK; b0 += FI_METRIC_CHUNK) {
+        const int64_t nb = last - b0 < FI_METRIC_CHUNK ? last - b0 : FI_METRIC_CHUNK;
         unsigned char ok[FI_METRIC_CHUNK];
-        for (int64_t b0 = first; b0 < last && status == FI_OK; b0 += FI_METRIC_CHUNK) {
-            const int64_t nb = last - b0 < FI_METRIC_CHUNK ? last - b0 : FI_METRIC_CHUNK;
-            if (m->single && stream)
-                fi__metric_single(pb, a->step, rcond, ctx->atol, b0, nb, m->W, ok);
-            else if (m->interleaved)
-                fi__metric_columns(kern, pb, b0, nb, a->size, a->stride, m->count, m->cap, psum,
-                                   rcond, ctx->atol, ws.acc, m->rank, m->sigma, m->W, ok);
-            else
-                memset(ok, 0, sizeof ok);
-            for (int64_t j = 0; j < nb && status == FI_OK; j++) {
-                if (ok[j]) continue;
-                const int64_t r = block_general(ctx, pb, l, b0 + j, &ws, err, &status);
-                if (r >= 0) store_block(m, b0 + j, r, &ws);
+        memset(ok, 0, sizeof ok);
+        if (m->kind == KIND_SINGLE && stream && a->step == 1)
+            single_chunk(kern, pb, rcond, ctx->atol, b0, nb, m->W, ok);
+        else if (m->kind == KIND_SINGLE && stream)
+            fi__metric_single(pb, a->step, rcond, ctx->atol, b0, nb, m->W, ok);
+        else if (m->kind == KIND_COLUMNS) {
+            kern->column_sums(pb, b0, nb, a->size, a->stride, NULL, ws.acc);
+            fi__metric_copy_columns(pb, b0, nb, a->size, a->stride, m->count, m->copy);
+            for (int64_t j = 0; j < nb; j++) {
+                fi_gram gm;
+                fi__column_gram(pb, ws.acc, j, false, 0, &gm);
+                ok[j] = fi__metric_coefficients(&gm, pb, psum, rcond, ctx->atol,
+                                                m->coef + (b0 + j) * K * K,
+                                                m->sigma + (b0 + j) * m->cap, &m->rank[b0 + j]);
+            }
+        } else if (m->kind == KIND_ROWS) {
+            const int64_t p = a->size;
+            const size_t e = (size_t)fi__dtype_bytes(pb->dtype);
+            for (int64_t j = 0; j < nb; j++) {
+                const int64_t b = b0 + j;
+                fi_gram gm;
+                fi__row_sums(kern, pb, b * a->step, p, NULL, 0, &gm);
+                ok[j] = fi__metric_coefficients(&gm, pb, psum, rcond, ctx->atol, m->coef + b * K * K,
+                                                m->sigma + b * m->cap, &m->rank[b]);
+                for (int64_t i = 0; ok[j] && i < K; i++)
+                    memcpy((char *)m->copy + (size_t)((b * K + i) * p) * e,
+                           (const char *)pb->scores + (size_t)(i * pb->ld + b * a->step) * e,
+                           (size_t)p * e);
             }
         }
-        goto done;
-    }
-    for (int64_t b = first; b < last && status == FI_OK; b++) {
-        int64_t wo, so;
-        block_offsets(m, b, &wo, &so);
-        if (rows && fi__metric_row(kern, pb, b * a->step, a->size, m->cap, psum,
-                                   fi__rcond(ctx, pb->dtype, a->size, K), ctx->atol, &m->rank[b],
-                                   m->sigma + so, m->W + wo))
-            continue;
-        const int64_t r = block_general(ctx, pb, l, b, &ws, err, &status);
-        if (r >= 0) store_block(m, b, r, &ws);
+        for (int64_t j = 0; j < nb && status == FI_OK; j++) {
+            if (ok[j]) continue;
+            const int64_t r = block_general(ctx, pb, l, b0 + j, &ws, err, &status);
+            if (r >= 0 && !store_block(m, b0 + j, r, &ws)) {
+                snprintf(err, FI_ERRLEN, "out of memory for the factor of block %lld",
+                         (long long)(b0 + j));
+                status = FI_ERR_NOMEM;
+            }
+        }
     }
 done:
     fi__svd_workspace_free(&ctx->mem, &ws.sw);
@@ -334,6 +420,68 @@ typedef struct apply_job {
     int64_t cap;
 } apply_job;
 
+static double block_sigma(const fi_metric *m, int64_t b, int64_t q)
+{
+    int64_t wo, so;
+    block_offsets(m, b, &wo, &so);
+    return m->sigma[so + q];
+}
+
+/* |g - V V^T g| / |g| of block b, with V = W^T diag(sigma) and so V^T g = sigma .* (W g),
+ * computed on g / max|g| so that no square overflows or underflows. */
+static double block_residual(const fi_metric *m, fi_dtype dt, const void *g, int64_t b, double *v)
+{
+    const fi_layout *l = &m->layout;
+    const int64_t p = fi__block_size(l, b), r = block_rank(m, b);
+    double gmax = 0;
+    for (int64_t j = 0; j < p; j++) gmax = fmax(gmax, fabs(fi__load(dt, g, fi__block_coord(l, b, j))));
+    if (gmax == 0) return 0.0;
+    if (m->kind == KIND_SINGLE) return r > 0 ? 0.0 : 1.0; /* V = (1) or nothing */
+    for (int64_t q = 0; q < r; q++) {
+        double x = 0;
+        for (int64_t j = 0; j < p; j++)
+            x += w_value(m, b, q, j) * (fi__load(dt, g, fi__block_coord(l, b, j)) / gmax);
+        const double sq = block_sigma(m, b, q);
+        v[q] = x * sq * sq;
+    }
+    double gg = 0, rr = 0;
+    for (int64_t j = 0; j < p; j++) {
+        const double gj = fi__load(dt, g, fi__block_coord(l, b, j)) / gmax;
+        double proj = 0;
+        for (int64_t q = 0; q < r; q++) proj += w_value(m, b, q, j) * v[q];
+        gg += gj * gj;
+        rr += (gj - proj) * (gj - proj);
+    }
+    return gg > 0 ? sqrt(rr / gg) : 0.0;
+}
+
+/* FI of one block from whatever represents it, in the target's order where that streams. */
+static double block_fi(const fi_metric *m, fi_dtype dt, const void *g, int64_t b)
+{
+    const fi_layout *l = &m->layout;
+    const int64_t p = fi__block_size(l, b), r = block_rank(m, b);
+    const bool contiguous = !l->indexed && l->affine.stride == 1;
+    if (m->kind == KIND_ROWS && !m->own[b])
+        return fi__apply_copy_row(m->sdt, (const char *)m->copy + (size_t)(b * m->k_eff * p) *
+                                                                  (size_t)fi__dtype_bytes(m->sdt),
+                                  m->k_eff, m->coef + b * m->k_eff * m->k_eff, r, dt, g,
+                                  b * l->affine.step, p);
+    if (contiguous && (m->kind == KIND_FACTOR || m->own[b])) {
+        int64_t wo, so;
+        block_offsets(m, b, &wo, &so);
+        return fi__apply_row(dt, g, b * l->affine.step, p, r,
+                             m->kind == KIND_FACTOR ? m->W + wo : m->own[b]);
+    }
+    double fi = 0;
+    for (int64_t q = 0; q < r; q++) {
+        double x = 0;
+        for (int64_t j = 0; j < p; j++)
+            x += w_value(m, b, q, j) * fi__load(dt, g, fi__block_coord(l, b, j));
+        fi += x * x;
+    }
+    return fi;
+}
+
 static int apply_range(void *arg, int64_t first, int64_t last, int worker, char *err)
 {
     const apply_job *job = arg;
@@ -341,65 +489,46 @@ static int apply_range(void *arg, int64_t first, int64_t last, int worker, char 
     const fi_layout *l = &m->layout;
     const fi_dtype dt = job->dtype;
     const void *g = job->target;
-    (void)err;
-    double v_single[1], *v = job->residual ? job->proj + (int64_t)worker * job->cap : v_single;
     const bool acc = job->flags & FI_ACCUMULATE;
-    if (!job->residual && m->single) {
-        fi__apply_single(dt, g, l->affine.step, m->W, first, last, job->out, acc);
+    double *out = job->out;
+    (void)err;
+    if (job->residual) {
+        double *v = job->proj + (int64_t)worker * job->cap;
+        for (int64_t b = first; b < last; b++) out[b] = block_residual(m, dt, g, b, v);
         return FI_OK;
     }
-    if (!job->residual && m->interleaved) {
+    if (m->kind == KIND_SINGLE) {
+        fi__apply_single(dt, g, l->affine.step, m->W, first, last, out, acc);
+        return FI_OK;
+    }
+    if (m->kind == KIND_COLUMNS) {
+        const int64_t K = m->k_eff;
+        double t[FI_GRAM_MAX_K * FI_METRIC_CHUNK];
         for (int64_t b0 = first; b0 < last; b0 += FI_METRIC_CHUNK) {
             const int64_t nb = last - b0 < FI_METRIC_CHUNK ? last - b0 : FI_METRIC_CHUNK;
-            fi__apply_columns(dt, g, b0, nb, l->affine.size, l->affine.stride, m->count, m->cap,
-                              m->W, job->out, acc);
+            fi__apply_copy_columns(m->sdt, m->copy, K, m->count, dt, g, b0, nb,
+                                   l->affine.size, l->affine.stride, t);
+            for (int64_t j = 0; j < nb; j++) {
+                const int64_t b = b0 + j;
+                double fi = 0;
+                if (m->own[b]) {
+                    fi = block_fi(m, dt, g, b);
+                } else {
+                    const double *A = m->coef + b * K * K;
+                    for (int64_t q = 0; q < m->rank[b]; q++) {
+                        double x = 0;
+                        for (int64_t i = 0; i < K; i++) x += A[q * K + i] * t[i * FI_METRIC_CHUNK + j];
+                        fi += x * x;
+                    }
+                }
+                out[b] = acc ? out[b] + fi : fi;
+            }
         }
         return FI_OK;
     }
-    const bool rows = !l->indexed && l->affine.stride == 1;
     for (int64_t b = first; b < last; b++) {
-        const int64_t p = fi__block_size(l, b), r = block_rank(m, b);
-        double fi = 0;
-        if (rows && !job->residual) {
-            int64_t wo, so;
-            block_offsets(m, b, &wo, &so);
-            fi = fi__apply_row(dt, g, b * l->affine.step, p, r, m->W + wo);
-        } else {
-            for (int64_t q = 0; q < r; q++) {
-                double x = 0;
-                for (int64_t j = 0; j < p; j++)
-                    x += *w_at(m, b, q, j) * fi__load(dt, g, fi__block_coord(l, b, j));
-                fi += x * x;
-            }
-        }
-        if (!job->residual) {
-            job->out[b] = (job->flags & FI_ACCUMULATE) ? job->out[b] + fi : fi;
-            continue;
-        }
-        /* g - V V^T g, with V = W^T diag(sigma) and so V^T g = sigma .* (W g). The residual
-         * is scale-free: computed on g / max|g| so that no square overflows or underflows. */
-        double gmax = 0;
-        for (int64_t j = 0; j < p; j++) gmax = fmax(gmax, fabs(fi__load(dt, g, fi__block_coord(l, b, j))));
-        if (gmax == 0) {
-            job->out[b] = 0.0;
-            continue;
-        }
-        for (int64_t q = 0; q < r; q++) {
-            double x = 0;
-            for (int64_t j = 0; j < p; j++)
-                x += *w_at(m, b, q, j) * (fi__load(dt, g, fi__block_coord(l, b, j)) / gmax);
-            const double sq = block_sigma(m, b, q);
-            v[q] = x * sq * sq;
-        }
-        double gg = 0, rr = 0;
-        for (int64_t j = 0; j < p; j++) {
-            const double gj = fi__load(dt, g, fi__block_coord(l, b, j)) / gmax;
-            double proj = 0;
-            for (int64_t q = 0; q < r; q++) proj += *w_at(m, b, q, j) * v[q];
-            gg += gj * gj;
-            rr += (gj - proj) * (gj - proj);
-        }
-        job->out[b] = gg > 0 ? sqrt(rr / gg) : 0.0;
+        const double fi = block_fi(m, dt, g, b);
+        out[b] = acc ? out[b] + fi : fi;
     }
     return FI_OK;
 }

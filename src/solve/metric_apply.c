@@ -1,102 +1,141 @@
-/* Applying metric factors to a target in the target's memory order (the fast path of
- * fi_compute): p = 1 as one product per coordinate, block-major rows as dot products of
- * contiguous rows, column blocks row by row across a chunk of blocks. Each block's sums run in
- * a fixed order whatever the chunk or thread, so results are bitwise reproducible. */
+/* Applying the metric to a target in the target's memory order (the fast path of fi_compute):
+ * p = 1 as one product per coordinate, a block's own factor rows as dot products, Gram blocks
+ * as K dot products of the stored scores with g (rows: contiguous; columns: row by row across
+ * a chunk of blocks). Each block's sums run in a fixed order whatever the chunk or thread, so
+ * results are bitwise reproducible. */
 #include "solve/metric_build.h"
 
 #define ALWAYS_INLINE static inline __attribute__((always_inline))
 
-ALWAYS_INLINE void single_body(fi_dtype dt, const void *g, int64_t step, const double *w,
+ALWAYS_INLINE void single_body(fi_dtype dt, const void *g, int64_t step, const double *c,
                                int64_t first, int64_t last, double *out, bool accumulate)
 {
     if (accumulate) {
         for (int64_t b = first; b < last; b++) {
-            const double x = w[b] * fi__load(dt, g, b * step);
-            out[b] += x * x;
+            const double x = fi__load(dt, g, b * step), y = c[b] * x;
+            out[b] += c[b] >= 0 ? c[b] * (x * x) : y * y;
         }
     } else {
         for (int64_t b = first; b < last; b++) {
-            const double x = w[b] * fi__load(dt, g, b * step);
-            out[b] = x * x;
+            const double x = fi__load(dt, g, b * step), y = c[b] * x;
+            out[b] = c[b] >= 0 ? c[b] * (x * x) : y * y;
         }
     }
 }
 
-void fi__apply_single(fi_dtype dt, const void *g, int64_t step, const double *w, int64_t first,
+void fi__apply_single(fi_dtype dt, const void *g, int64_t step, const double *c, int64_t first,
                       int64_t last, double *out, bool accumulate)
 {
     switch (dt) {
-    case FI_F32: single_body(FI_F32, g, step, w, first, last, out, accumulate); break;
-    case FI_F64: single_body(FI_F64, g, step, w, first, last, out, accumulate); break;
-    case FI_BF16: single_body(FI_BF16, g, step, w, first, last, out, accumulate); break;
-    default: single_body(FI_F16, g, step, w, first, last, out, accumulate); break;
+    case FI_F32: single_body(FI_F32, g, step, c, first, last, out, accumulate); break;
+    case FI_F64: single_body(FI_F64, g, step, c, first, last, out, accumulate); break;
+    case FI_BF16: single_body(FI_BF16, g, step, c, first, last, out, accumulate); break;
+    default: single_body(FI_F16, g, step, c, first, last, out, accumulate); break;
     }
 }
 
-/* Eight independent partial sums (vectorizable without reassociating any one of them), then
- * added in a fixed tree. */
-ALWAYS_INLINE double dot_body(fi_dtype dt, const void *g, int64_t c0, int64_t p, const double *w)
+/* Eight independent partial sums (vectorizable without reassociating any one of them), added
+ * in a fixed tree. */
+ALWAYS_INLINE double dot_body(fi_dtype wt, const void *w, fi_dtype dt, const void *g, int64_t c0,
+                              int64_t p)
 {
     double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
     int64_t j = 0;
     for (; j + 8 <= p; j += 8)
-        for (int l = 0; l < 8; l++) acc[l] += w[j + l] * fi__load(dt, g, c0 + j + l);
-    for (; j < p; j++) acc[j % 8] += w[j] * fi__load(dt, g, c0 + j);
+        for (int l = 0; l < 8; l++) acc[l] += fi__load(wt, w, j + l) * fi__load(dt, g, c0 + j + l);
+    for (; j < p; j++) acc[j % 8] += fi__load(wt, w, j) * fi__load(dt, g, c0 + j);
     return ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
 }
 
-ALWAYS_INLINE double row_body(fi_dtype dt, const void *g, int64_t c0, int64_t p, int64_t r,
-                              const double *W)
+#define DISPATCH_DT(dt, call)                                                                  \
+    switch (dt) {                                                                              \
+    case FI_F32: call(FI_F32); break;                                                          \
+    case FI_F64: call(FI_F64); break;                                                          \
+    case FI_BF16: call(FI_BF16); break;                                                        \
+    default: call(FI_F16); break;                                                              \
+    }
+
+/* The same switch for the inner dtype of a nested dispatch (a macro cannot expand itself). */
+#define DISPATCH_DT2(dt, call)                                                                 \
+    switch (dt) {                                                                              \
+    case FI_F32: call(FI_F32); break;                                                          \
+    case FI_F64: call(FI_F64); break;                                                          \
+    case FI_BF16: call(FI_BF16); break;                                                        \
+    default: call(FI_F16); break;                                                              \
+    }
+
+double fi__apply_row(fi_dtype dt, const void *g, int64_t c0, int64_t p, int64_t r,
+                     const double *W)
 {
     double fi = 0;
     for (int64_t q = 0; q < r; q++) {
-        const double x = dot_body(dt, g, c0, p, W + q * p);
+        double x = 0;
+#define ROW(D) x = dot_body(FI_F64, W + q * p, D, g, c0, p)
+        DISPATCH_DT(dt, ROW)
+#undef ROW
         fi += x * x;
     }
     return fi;
 }
 
-double fi__apply_row(fi_dtype dt, const void *g, int64_t c0, int64_t p, int64_t r,
-                     const double *W)
+ALWAYS_INLINE void copy_row_body(fi_dtype st, const void *copy, int64_t K, fi_dtype dt,
+                                 const void *g, int64_t c0, int64_t p, double *t)
 {
-    switch (dt) {
-    case FI_F32: return row_body(FI_F32, g, c0, p, r, W);
-    case FI_F64: return row_body(FI_F64, g, c0, p, r, W);
-    case FI_BF16: return row_body(FI_BF16, g, c0, p, r, W);
-    default: return row_body(FI_F16, g, c0, p, r, W);
-    }
+    const size_t e = fi__dtype_bytes(st);
+    for (int64_t i = 0; i < K; i++)
+        t[i] = dot_body(st, (const char *)copy + (size_t)(i * p) * e, dt, g, c0, p);
 }
 
-ALWAYS_INLINE void columns_body(fi_dtype dt, const void *g, int64_t b0, int64_t nb, int64_t p,
-                                int64_t stride, int64_t count, int64_t cap, const double *W,
-                                double (*x)[FI_METRIC_CHUNK])
+double fi__apply_copy_row(fi_dtype sdt, const void *copy, int64_t K, const double *A,
+                          int64_t rank, fi_dtype dt, const void *g, int64_t c0, int64_t p)
 {
+    double t[FI_GRAM_MAX_K];
+#define INNER(D) copy_row_body(S_, copy, K, D, g, c0, p, t)
+#define OUTER(S)                                                                               \
+    {                                                                                          \
+        const fi_dtype S_ = S;                                                                 \
+        DISPATCH_DT2(dt, INNER)                                                                \
+    }
+    DISPATCH_DT(sdt, OUTER)
+#undef INNER
+#undef OUTER
+    double fi = 0;
+    for (int64_t q = 0; q < rank; q++) {
+        double x = 0;
+        for (int64_t i = 0; i < K; i++) x += A[q * K + i] * t[i];
+        fi += x * x;
+    }
+    return fi;
+}
+
+ALWAYS_INLINE void copy_columns_body(fi_dtype st, const void *copy, int64_t K, int64_t count,
+                                     fi_dtype dt, const void *g, int64_t b0, int64_t nb,
+                                     int64_t p, int64_t stride, double *t)
+{
+    for (int64_t i = 0; i < K; i++)
+        for (int64_t b = 0; b < nb; b++) t[i * FI_METRIC_CHUNK + b] = 0;
     for (int64_t j = 0; j < p; j++) {
         double gj[FI_METRIC_CHUNK];
         for (int64_t b = 0; b < nb; b++) gj[b] = fi__load(dt, g, b0 + b + j * stride);
-        for (int64_t q = 0; q < cap; q++) {
-            const double *w = W + (j * cap + q) * count + b0;
-            for (int64_t b = 0; b < nb; b++) x[q][b] += w[b] * gj[b];
+        for (int64_t i = 0; i < K; i++) {
+            const int64_t base = (j * K + i) * count + b0;
+            double *ti = t + i * FI_METRIC_CHUNK;
+            for (int64_t b = 0; b < nb; b++) ti[b] += fi__load(st, copy, base + b) * gj[b];
         }
     }
 }
 
-void fi__apply_columns(fi_dtype dt, const void *g, int64_t b0, int64_t nb, int64_t p,
-                       int64_t stride, int64_t count, int64_t cap, const double *W,
-                       double *out, bool accumulate)
+void fi__apply_copy_columns(fi_dtype sdt, const void *copy, int64_t K, int64_t count,
+                            fi_dtype dt, const void *g, int64_t b0, int64_t nb, int64_t p,
+                            int64_t stride, double *t)
 {
-    double x[FI_GRAM_MAX_K][FI_METRIC_CHUNK];
-    for (int64_t q = 0; q < cap; q++)
-        for (int64_t b = 0; b < nb; b++) x[q][b] = 0;
-    switch (dt) {
-    case FI_F32: columns_body(FI_F32, g, b0, nb, p, stride, count, cap, W, x); break;
-    case FI_F64: columns_body(FI_F64, g, b0, nb, p, stride, count, cap, W, x); break;
-    case FI_BF16: columns_body(FI_BF16, g, b0, nb, p, stride, count, cap, W, x); break;
-    default: columns_body(FI_F16, g, b0, nb, p, stride, count, cap, W, x); break;
+#define INNER(D) copy_columns_body(S_, copy, K, count, D, g, b0, nb, p, stride, t)
+#define OUTER(S)                                                                               \
+    {                                                                                          \
+        const fi_dtype S_ = S;                                                                 \
+        DISPATCH_DT2(dt, INNER)                                                                \
     }
-    for (int64_t b = 0; b < nb; b++) {
-        double fi = 0;
-        for (int64_t q = 0; q < cap; q++) fi += x[q][b] * x[q][b];
-        out[b0 + b] = accumulate ? out[b0 + b] + fi : fi;
-    }
+    DISPATCH_DT(sdt, OUTER)
+#undef INNER
+#undef OUTER
 }

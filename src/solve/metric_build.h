@@ -1,49 +1,53 @@
-/* Streaming construction and application of metric factors (src/solve/metric_build.c,
- * src/solve/metric_apply.c): the fast paths of fi_metric_from_scores and fi_compute. Block b's
- * factor W_b = diag(1/sigma) V^T is stored either block-major (row q of block b at
- * W + b*cap*p + q*p) or, for column layouts, coordinate-major (W[(j*cap + q)*count + b]) so that
- * applying it streams in the target's memory order. Rows q >= rank of a block are zero. */
+/* Streaming construction and application of the metric of Gram blocks and single coordinates
+ * (src/solve/metric_build.c, src/solve/metric_apply.c): the fast paths of
+ * fi_metric_from_scores and fi_compute.
+ *
+ * A Gram block (p >= K) keeps a copy of its scores S_b (p x K, in the scores' own dtype: exact,
+ * and no larger than the input) and K x K coefficients A_b with W_b = A_b S_b^T, so that
+ * W_b g = A_b (S_b^T g): K dot products in the target's memory order, then a K x K product.
+ * Rows layouts store block b's class i at copy + (b*K + i)*p; column layouts (block b's
+ * coordinate j at b + j*stride) store coordinate-major, copy + (j*K + i)*count + b, so that
+ * both the build and fi_compute stream row by row across many blocks. */
 #ifndef FI_SOLVE_METRIC_BUILD_H
 #define FI_SOLVE_METRIC_BUILD_H
 #include "kernels/kernels.h"
 
 #define FI_METRIC_CHUNK 256 /* blocks per call of the chunked builders and appliers */
 
-/* p = 1 blocks [first, first + nb) (nb <= FI_METRIC_CHUNK) at coordinates b*step: w[b] =
- * 1/sqrt(sum_i P_i s_i^2), or 0 where the rank is 0. ok[b - first] = 0 where the plain formula
- * cannot decide (range or non-finite): the caller decides those another way. */
+/* p = 1 blocks [first, first + nb) (nb <= FI_METRIC_CHUNK) at coordinates b*step:
+ * c[b] = 1/sum_i P_i s_i^2 (FI = c g^2), or 0 where the rank is 0. ok[b - first] = 0 where the
+ * plain formula cannot decide (range or non-finite): the caller decides those another way. */
 void fi__metric_single(const fi_problem *pb, int64_t step, double rcond, double atol,
-                       int64_t first, int64_t nb, double *w, unsigned char *ok);
+                       int64_t first, int64_t nb, double *c, unsigned char *ok);
 
-/* One contiguous block of p >= K coordinates from c0 (K <= FI_GRAM_MAX_K): block-major W
- * (cap rows of p), sigma and rank from the Gram kernels and a second pass over the scores.
- * Returns false (nothing reliable written) when only the general path can decide. */
-bool fi__metric_row(const fi_kernels *kern, const fi_problem *pb, int64_t c0, int64_t p,
-                    int64_t cap, double psum, double rcond, double atol, int64_t *rank,
-                    double *sigma, double *W);
+/* Coefficients A (K x K row-major, rows >= rank zero) with W = A S^T from a block's Gram sums;
+ * sigma[0..rank) and rank. False when only the general path can decide the block. */
+bool fi__metric_coefficients(const fi_gram *gm, const fi_problem *pb, double psum, double rcond,
+                             double atol, double *A, double *sigma, int64_t *rank);
 
-/* Column blocks [b0, b0 + nb) (nb <= FI_METRIC_CHUNK; block b's coordinate j is
- * b + j*stride, K <= FI_GRAM_MAX_K) into coordinate-major W (count blocks, cap rows).
- * acc: fi__metric_column_acc_doubles(K) doubles, 32-byte aligned. ok[b - b0] = 0 where the
- * caller must decide the block another way (its W entries are then zero). */
-size_t fi__metric_column_acc_doubles(int64_t K);
-void fi__metric_columns(const fi_kernels *kern, const fi_problem *pb, int64_t b0, int64_t nb,
-                        int64_t p, int64_t stride, int64_t count, int64_t cap, double psum,
-                        double rcond, double atol, double *acc, int64_t *rank, double *sigma,
-                        double *W, unsigned char *ok);
+/* Copies the scores of column blocks [b0, b0 + nb) (coordinate j of block b at b + j*stride)
+ * into the coordinate-major copy of count blocks. */
+void fi__metric_copy_columns(const fi_problem *pb, int64_t b0, int64_t nb, int64_t p,
+                             int64_t stride, int64_t count, void *copy);
 
 /* ---- application (src/solve/metric_apply.c) ---- */
 
-/* p = 1: out[b] (+)= (w[b] g[b*step])^2 for b in [first, last). */
-void fi__apply_single(fi_dtype dt, const void *g, int64_t step, const double *w, int64_t first,
+/* p = 1: out[b] (+)= c[b] g[b*step]^2 for b in [first, last); c[b] < 0 encodes -1/sigma where
+ * 1/sigma^2 leaves the normal range, and then out[b] (+)= (c[b] g)^2. */
+void fi__apply_single(fi_dtype dt, const void *g, int64_t step, const double *c, int64_t first,
                       int64_t last, double *out, bool accumulate);
 
-/* sum_q (W_q . g[c0 .. c0+p))^2 over r block-major rows of p values. */
+/* sum_q (W_q . g[c0 .. c0+p))^2 over r block-major rows of p values (a block's own W). */
 double fi__apply_row(fi_dtype dt, const void *g, int64_t c0, int64_t p, int64_t r,
                      const double *W);
 
-/* Column blocks [b0, b0 + nb) (nb <= FI_METRIC_CHUNK) of coordinate-major W. */
-void fi__apply_columns(fi_dtype dt, const void *g, int64_t b0, int64_t nb, int64_t p,
-                       int64_t stride, int64_t count, int64_t cap, const double *W,
-                       double *out, bool accumulate);
+/* |A (S^T g)|^2 of a rows block: S's K classes at copy (class i at i*p, dtype sdt). */
+double fi__apply_copy_row(fi_dtype sdt, const void *copy, int64_t K, const double *A,
+                          int64_t rank, fi_dtype dt, const void *g, int64_t c0, int64_t p);
+
+/* t[i*FI_METRIC_CHUNK + b] = sum_j S_b,i[j] g[b + j*stride] for column blocks
+ * [b0, b0 + nb) of the coordinate-major copy. */
+void fi__apply_copy_columns(fi_dtype sdt, const void *copy, int64_t K, int64_t count,
+                            fi_dtype dt, const void *g, int64_t b0, int64_t nb, int64_t p,
+                            int64_t stride, double *t);
 #endif
