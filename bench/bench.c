@@ -7,8 +7,9 @@
  * Prints one line per configuration: name threads mode lib_ms floor_ms ratio.
  * The metric path (single thread, float32 workloads): mode "metric" times
  * fi_metric_from_scores + fi_compute against the floor of the scores, mode "compute" times
- * fi_compute alone against a read of its inputs: the target row and the factor's doubles
- * (count * min(p, K) * p of them, the size src/api/metric.c stores). */
+ * fi_compute alone against a read of its inputs: the target row and the metric's bytes as
+ * src/api/metric.c stores them (p = 1: one double per block; p >= K: a copy of the blocks'
+ * scores; else min(p, K) x p doubles per block), read as doubles. */
 #define _POSIX_C_SOURCE 200809L
 #include <stdint.h>
 #include <stdio.h>
@@ -128,7 +129,9 @@ int main(int argc, char **argv)
                 return 1;
         double tf[MAXREP], tl[CONFIGS][MAXREP], tm[MAXREP], tc[MAXREP], tcf[MAXREP];
         const int metric_path = !wl->bf16 && K <= 4;
-        const int64_t cap = wl->size < K ? wl->size : K, wsize = wl->count * cap * wl->size;
+        const int64_t wsize = wl->size == 1   ? wl->count
+                              : wl->size >= K ? wl->count * K * wl->size / 2
+                                              : wl->count * wl->size * wl->size;
         double *wread = metric_path ? malloc(sizeof(double) * (size_t)wsize) : NULL;
         for (int64_t i = 0; wread && i < wsize; i++) wread[i] = (double)(i & 7);
         const fi_blocks bl = {wl->count, wl->size, wl->stride, wl->step};
