@@ -308,11 +308,20 @@ static int build_range(void *arg, int64_t first, int64_t last, int worker, char 
         goto done;
     }
     const double rcond = l->indexed ? 0 : fi__rcond(ctx, pb->dtype, a->size, K);
+    const bool pixels = stream && m->kind == KIND_FACTOR && a->size >= 2 && a->size <= 4 &&
+                        a->size < K;
     for (int64_t b0 = first; b0 < last && status == FI_OK; b0 += FI_METRIC_CHUNK) {
         const int64_t nb = last - b0 < FI_METRIC_CHUNK ? last - b0 : FI_METRIC_CHUNK;
         unsigned char ok[FI_METRIC_CHUNK];
         memset(ok, 0, sizeof ok);
-        if (m->kind == KIND_SINGLE && stream && a->step == 1)
+        if (pixels) {
+            for (int64_t c0 = 0; c0 < nb; c0 += FI_PIXEL_CHUNK) {
+                const int64_t len = nb - c0 < FI_PIXEL_CHUNK ? nb - c0 : FI_PIXEL_CHUNK;
+                fi__metric_pixels(kern, pb, a, b0 + c0, len, rcond, ctx->atol, m->W, ok + c0);
+                for (int64_t j = c0; j < c0 + len; j++)
+                    if (ok[j]) m->rank[b0 + j] = a->size; /* sigma: unused at full rank */
+            }
+        } else if (m->kind == KIND_SINGLE && stream && a->step == 1)
             single_chunk(kern, pb, rcond, ctx->atol, b0, nb, m->W, ok);
         else if (m->kind == KIND_SINGLE && stream)
             fi__metric_single(pb, a->step, rcond, ctx->atol, b0, nb, m->W, ok);
@@ -436,7 +445,8 @@ static double block_residual(const fi_metric *m, fi_dtype dt, const void *g, int
     double gmax = 0;
     for (int64_t j = 0; j < p; j++) gmax = fmax(gmax, fabs(fi__load(dt, g, fi__block_coord(l, b, j))));
     if (gmax == 0) return 0.0;
-    if (m->kind == KIND_SINGLE) return r > 0 ? 0.0 : 1.0; /* V = (1) or nothing */
+    if (r == p) return 0.0; /* full rank: V V^T = I (p = 1: V = (1)) */
+    if (m->kind == KIND_SINGLE) return 1.0; /* rank 0: nothing of g is in range */
     for (int64_t q = 0; q < r; q++) {
         double x = 0;
         for (int64_t j = 0; j < p; j++)

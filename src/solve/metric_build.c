@@ -85,3 +85,54 @@ void fi__metric_copy_columns(const fi_problem *pb, int64_t b0, int64_t nb, int64
             memcpy(dst + (size_t)((j * K + i) * count + b0) * e,
                    src + (size_t)(i * pb->ld + b0 + j * stride) * e, (size_t)nb * e);
 }
+
+/* Cholesky factor of a block's p x p metric and its inverse; false unless every pivot is
+ * positive and every entry finite (the kernel's test already proved the block well
+ * conditioned, so this only guards the arithmetic). */
+static bool inverse_cholesky(const fi_problem *pb, const fi_blocks *bl, int64_t b, double *W)
+{
+    const int64_t p = bl->size, K = pb->k_eff;
+    double s[4][FI_GRAM_MAX_K], G[4][4], L[4][4];
+    for (int64_t j = 0; j < p; j++)
+        for (int64_t i = 0; i < K; i++)
+            s[j][i] = fi__load(pb->dtype, pb->scores, i * pb->ld + b * bl->step + j * bl->stride);
+    for (int64_t a = 0; a < p; a++)
+        for (int64_t c = 0; c <= a; c++) {
+            double x = 0;
+            for (int64_t i = 0; i < K; i++) x += pb->prob[i] * s[a][i] * s[c][i];
+            G[a][c] = x;
+        }
+    for (int64_t a = 0; a < p; a++) {
+        for (int64_t c = 0; c <= a; c++) {
+            double x = G[a][c];
+            for (int64_t e = 0; e < c; e++) x -= L[a][e] * L[c][e];
+            if (a == c) {
+                if (!(x > 0)) return false;
+                L[a][a] = sqrt(x);
+            } else {
+                L[a][c] = x / L[c][c];
+            }
+        }
+    }
+    /* W = L^-1 by forward substitution, column by column (lower triangular) */
+    bool finite = true;
+    for (int64_t c = 0; c < p; c++)
+        for (int64_t a = 0; a < p; a++) {
+            double x = a == c ? 1.0 : 0.0;
+            for (int64_t e = c; e < a; e++) x -= L[a][e] * W[e * p + c];
+            W[a * p + c] = a < c ? 0.0 : x / L[a][a];
+            finite = finite && isfinite(W[a * p + c]);
+        }
+    return finite;
+}
+
+void fi__metric_pixels(const fi_kernels *kern, const fi_problem *pb, const fi_blocks *bl,
+                       int64_t b0, int64_t nb, double rcond, double atol, double *W,
+                       unsigned char *ok)
+{
+    double fi[FI_PIXEL_CHUNK];
+    const int64_t p = bl->size;
+    kern->pixels(pb, bl, b0, nb, pb->scores, 0, rcond, atol, fi, ok);
+    for (int64_t j = 0; j < nb; j++)
+        if (ok[j]) ok[j] = inverse_cholesky(pb, bl, b0 + j, W + (b0 + j) * p * p);
+}

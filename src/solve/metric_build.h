@@ -30,6 +30,13 @@ bool fi__metric_coefficients(const fi_gram *gm, const fi_problem *pb, double psu
 void fi__metric_copy_columns(const fi_problem *pb, int64_t b0, int64_t nb, int64_t p,
                              int64_t stride, int64_t count, void *copy);
 
+/* Small blocks (2 <= p <= 4 < K, affine) the pixel kernel decides as safely full rank: W = L^-1
+ * with G = L L^T (p x p, rows of p doubles at W + b*p*p), so that |W g|^2 = g^T G^-1 g. ok[b - b0]
+ * = 0 where the caller must decide the block another way. nb <= FI_PIXEL_CHUNK. */
+void fi__metric_pixels(const fi_kernels *kern, const fi_problem *pb, const fi_blocks *bl,
+                       int64_t b0, int64_t nb, double rcond, double atol, double *W,
+                       unsigned char *ok);
+
 /* ---- application (src/solve/metric_apply.c) ---- */
 
 /* p = 1: out[b] (+)= c[b] g[b*step]^2 for b in [first, last); c[b] < 0 encodes -1/sigma where
