@@ -296,7 +296,7 @@ static int build_range(void *arg, int64_t first, int64_t last, int worker, char 
     ws.sigma = fi__calloc(&ctx->mem, (size_t)cap + 1, sizeof(double));
     if (m->kind == KIND_COLUMNS) {
         ws.acc_raw = fi__calloc(&ctx->mem,
-                                (size_t)(fi__column_entries(K) * FI_METRIC_CHUNK + 4),
+                                (size_t)(fi__column_entries(K) * fi__column_width(K) + 4),
                                 sizeof(double));
         ws.acc = (double *)(((uintptr_t)ws.acc_raw + 31) & ~(uintptr_t)31);
     }
@@ -310,9 +310,14 @@ static int build_range(void *arg, int64_t first, int64_t last, int worker, char 
     const double rcond = l->indexed ? 0 : fi__rcond(ctx, pb->dtype, a->size, K);
     const bool pixels = stream && m->kind == KIND_FACTOR && a->size >= 2 && a->size <= 4 &&
                         a->size < K;
-    for (int64_t b0 = first; b0 < last && status == FI_OK; b0 += FI_METRIC_CHUNK) {
-        const int64_t nb = last - b0 < FI_METRIC_CHUNK ? last - b0 : FI_METRIC_CHUNK;
-        unsigned char ok[FI_METRIC_CHUNK];
+    /* columns: the copy of the whole range row by row (long runs), then the kernel's width of
+     * blocks at a time (at most 1024) */
+    const int64_t chunk = m->kind == KIND_COLUMNS ? fi__column_width(K) : FI_METRIC_CHUNK;
+    if (m->kind == KIND_COLUMNS)
+        fi__metric_copy_columns(pb, first, last - first, a->size, a->stride, m->count, m->copy);
+    for (int64_t b0 = first; b0 < last && status == FI_OK; b0 += chunk) {
+        const int64_t nb = last - b0 < chunk ? last - b0 : chunk;
+        unsigned char ok[1024];
         memset(ok, 0, sizeof ok);
         if (pixels) {
             for (int64_t c0 = 0; c0 < nb; c0 += FI_PIXEL_CHUNK) {
@@ -327,7 +332,6 @@ static int build_range(void *arg, int64_t first, int64_t last, int worker, char 
             fi__metric_single(pb, a->step, rcond, ctx->atol, b0, nb, m->W, ok);
         else if (m->kind == KIND_COLUMNS) {
             kern->column_sums(pb, b0, nb, a->size, a->stride, NULL, ws.acc);
-            fi__metric_copy_columns(pb, b0, nb, a->size, a->stride, m->count, m->copy);
             for (int64_t j = 0; j < nb; j++) {
                 fi_gram gm;
                 fi__column_gram(pb, ws.acc, j, false, 0, &gm);
@@ -426,6 +430,7 @@ typedef struct apply_job {
     unsigned flags;
     bool residual; /* compute the relative residual instead of FI */
     double *proj;  /* per worker: rank_cap doubles (residual only) */
+    double *colt;  /* per worker: K * FI_COLUMN_APPLY column sums (column metrics only) */
     int64_t cap;
 } apply_job;
 
@@ -513,9 +518,9 @@ static int apply_range(void *arg, int64_t first, int64_t last, int worker, char 
     }
     if (m->kind == KIND_COLUMNS) {
         const int64_t K = m->k_eff;
-        double t[FI_GRAM_MAX_K * FI_METRIC_CHUNK];
-        for (int64_t b0 = first; b0 < last; b0 += FI_METRIC_CHUNK) {
-            const int64_t nb = last - b0 < FI_METRIC_CHUNK ? last - b0 : FI_METRIC_CHUNK;
+        double *t = job->colt + (int64_t)worker * K * FI_COLUMN_APPLY;
+        for (int64_t b0 = first; b0 < last; b0 += FI_COLUMN_APPLY) {
+            const int64_t nb = last - b0 < FI_COLUMN_APPLY ? last - b0 : FI_COLUMN_APPLY;
             fi__apply_copy_columns(m->sdt, m->copy, K, m->count, dt, g, b0, nb,
                                    l->affine.size, l->affine.stride, t);
             for (int64_t j = 0; j < nb; j++) {
@@ -527,7 +532,7 @@ static int apply_range(void *arg, int64_t first, int64_t last, int worker, char 
                     const double *A = m->coef + b * K * K;
                     for (int64_t q = 0; q < m->rank[b]; q++) {
                         double x = 0;
-                        for (int64_t i = 0; i < K; i++) x += A[q * K + i] * t[i * FI_METRIC_CHUNK + j];
+                        for (int64_t i = 0; i < K; i++) x += A[q * K + i] * t[i * nb + j];
                         fi += x * x;
                     }
                 }
@@ -557,8 +562,15 @@ static int apply_checked(fi_context *ctx, const fi_metric *m, fi_dtype dtype, co
     const int64_t bad = fi__first_nonfinite(dtype, target, m->n);
     if (bad >= 0)
         return fi__fail(ctx, FI_ERR_NONFINITE, "target[%lld] is not finite", (long long)bad);
-    apply_job job = {m, dtype, target, out, flags, residual, NULL,
+    apply_job job = {m, dtype, target, out, flags, residual, NULL, NULL,
                      rank_cap(m->layout.max_size, m->k_eff)};
+    if (!residual && m->kind == KIND_COLUMNS) {
+        job.colt = fi__alloc(&ctx->mem, (size_t)ctx->threads * (size_t)(m->k_eff * FI_COLUMN_APPLY) *
+                                            sizeof(double));
+        if (!job.colt)
+            return fi__fail(ctx, FI_ERR_NOMEM, "out of memory for %d x %lld column sums",
+                            ctx->threads, (long long)(m->k_eff * FI_COLUMN_APPLY));
+    }
     if (residual) {
         job.proj = fi__calloc(&ctx->mem, (size_t)ctx->threads * (size_t)job.cap, sizeof(double));
         if (!job.proj)
@@ -568,6 +580,7 @@ static int apply_checked(fi_context *ctx, const fi_metric *m, fi_dtype dtype, co
     /* Nothing below can fail: out is written only once every check has passed. */
     status = fi__parallel_for(ctx, m->count, ctx->threads, apply_range, &job);
     fi__free(&ctx->mem, job.proj);
+    fi__free(&ctx->mem, job.colt);
     if (status == FI_OK) fi__ok(ctx);
     return status;
 }

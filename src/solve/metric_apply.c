@@ -112,15 +112,14 @@ ALWAYS_INLINE void copy_columns_body(fi_dtype st, const void *copy, int64_t K, i
                                      fi_dtype dt, const void *g, int64_t b0, int64_t nb,
                                      int64_t p, int64_t stride, double *t)
 {
-    for (int64_t i = 0; i < K; i++)
-        for (int64_t b = 0; b < nb; b++) t[i * FI_METRIC_CHUNK + b] = 0;
+    for (int64_t i = 0; i < K * nb; i++) t[i] = 0;
     for (int64_t j = 0; j < p; j++) {
-        double gj[FI_METRIC_CHUNK];
-        for (int64_t b = 0; b < nb; b++) gj[b] = fi__load(dt, g, b0 + b + j * stride);
+        const int64_t grow = b0 + j * stride;
         for (int64_t i = 0; i < K; i++) {
             const int64_t base = (j * K + i) * count + b0;
-            double *ti = t + i * FI_METRIC_CHUNK;
-            for (int64_t b = 0; b < nb; b++) ti[b] += fi__load(st, copy, base + b) * gj[b];
+            double *ti = t + i * nb;
+            for (int64_t b = 0; b < nb; b++)
+                ti[b] += fi__load(st, copy, base + b) * fi__load(dt, g, grow + b);
         }
     }
 }

@@ -52,8 +52,9 @@ double fi__apply_row(fi_dtype dt, const void *g, int64_t c0, int64_t p, int64_t 
 double fi__apply_copy_row(fi_dtype sdt, const void *copy, int64_t K, const double *A,
                           int64_t rank, fi_dtype dt, const void *g, int64_t c0, int64_t p);
 
-/* t[i*FI_METRIC_CHUNK + b] = sum_j S_b,i[j] g[b + j*stride] for column blocks
- * [b0, b0 + nb) of the coordinate-major copy. */
+/* t[i*nb + b] = sum_j S_b,i[j] g[b + j*stride] for column blocks [b0, b0 + nb) of the
+ * coordinate-major copy; any nb (FI_COLUMN_APPLY: a chunk whose sums stay in L2). */
+#define FI_COLUMN_APPLY 2048
 void fi__apply_copy_columns(fi_dtype sdt, const void *copy, int64_t K, int64_t count,
                             fi_dtype dt, const void *g, int64_t b0, int64_t nb, int64_t p,
                             int64_t stride, double *t);
