@@ -1,8 +1,5 @@
-/* The metric: per-block factors W_b = diag(1/sigma) V^T of G_b^+ and what is computed
- * from them (fi_compute and the diagnostics). Four representations, chosen by the layout:
- * p = 1 keeps c = 1/sigma^2 per coordinate; Gram blocks of streamable layouts keep a copy of
- * their scores and W = A S^T (src/solve/metric_build.h), rows block-major and columns
- * coordinate-major; every other layout, and any block the fast path cannot decide, keeps W. */
+/* The metric: building the per-block factors of G_b^+ (src/solve/metric_repr.h) from one
+ * sample's scores; src/api/compute.c applies them. */
 #include <float.h>
 
 #include "core/threads.h"
@@ -11,68 +8,8 @@
 #include "solve/dispatch.h"
 #include "solve/factor.h"
 #include "solve/metric_build.h"
+#include "solve/metric_repr.h"
 #include "solve/strided.h"
-
-typedef enum metric_kind { KIND_FACTOR, KIND_SINGLE, KIND_ROWS, KIND_COLUMNS } metric_kind;
-
-struct fi_metric {
-    fi_allocator mem;
-    int64_t n, count, k_eff;
-    bool sums_to_one;
-    double *prob;       /* k_eff effective probabilities */
-    fi_layout layout;   /* indexed layouts point at the copies below */
-    int64_t *offsets;   /* copy of the caller's index lists (indexed only) */
-    int64_t *indices;
-    int64_t *w_off;     /* per-block offsets into W and sigma (indexed only), count+1 each */
-    int64_t *s_off;
-    metric_kind kind;
-    int64_t cap;        /* rank_cap of the affine layout's blocks */
-    double *W;          /* FACTOR: block b's rank_cap rows of p_b values; SINGLE: c[b] */
-    double *sigma;      /* block b: rank_b singular values (not SINGLE) */
-    int64_t *rank;      /* not SINGLE */
-    fi_dtype sdt;       /* ROWS, COLUMNS: the copied scores' dtype */
-    void *copy;         /* ROWS, COLUMNS: the blocks' scores (src/solve/metric_build.h) */
-    double *coef;       /* ROWS, COLUMNS: A of block b at b*K*K */
-    double **own;       /* ROWS, COLUMNS: a block's own W (cap x p) where the general path
-                           decided it, else NULL */
-};
-
-/* Capacity of block b's factor: r <= min(p, K) rows of p values. */
-static int64_t rank_cap(int64_t p, int64_t k) { return p < k ? p : k; }
-
-static void block_offsets(const fi_metric *m, int64_t b, int64_t *wo, int64_t *so)
-{
-    if (m->layout.indexed) {
-        *wo = m->w_off[b];
-        *so = m->s_off[b];
-    } else {
-        *wo = b * m->cap * m->layout.affine.size;
-        *so = b * m->cap;
-    }
-}
-
-static int64_t block_rank(const fi_metric *m, int64_t b)
-{
-    return m->kind == KIND_SINGLE ? m->W[b] != 0 : m->rank[b];
-}
-
-/* W_b[q][j] (not SINGLE). */
-static double w_value(const fi_metric *m, int64_t b, int64_t q, int64_t j)
-{
-    const int64_t K = m->k_eff, p = fi__block_size(&m->layout, b);
-    if (m->kind == KIND_FACTOR) {
-        int64_t wo, so;
-        block_offsets(m, b, &wo, &so);
-        return m->W[wo + q * p + j];
-    }
-    if (m->own[b]) return m->own[b][q * p + j];
-    double x = 0;
-    for (int64_t i = 0; i < K; i++) {
-        const int64_t at = m->kind == KIND_ROWS ? (b * K + i) * p + j : (j * K + i) * m->count + b;
-        x += m->coef[b * K * K + q * K + i] * fi__load(m->sdt, m->copy, at);
-    }
-    return x;
-}
 
 void fi_metric_free(fi_metric *m)
 {
@@ -131,7 +68,7 @@ static int metric_alloc(fi_context *ctx, const fi_problem *pb, const fi_layout *
     if (!l->indexed) {
         const fi_blocks *a = &l->affine;
         const bool stream = ctx->method == FI_METHOD_AUTO && fi__stream_supported(pb, l);
-        m->cap = rank_cap(a->size, pb->k_eff);
+        m->cap = fi__rank_cap(a->size, pb->k_eff);
         if (a->size == 1) m->kind = KIND_SINGLE;
         else if (stream && a->size >= pb->k_eff && a->stride == 1) m->kind = KIND_ROWS;
         else if (stream && a->size >= pb->k_eff && a->step == 1 && a->stride > 1)
@@ -152,13 +89,13 @@ static int metric_alloc(fi_context *ctx, const fi_problem *pb, const fi_layout *
             m->layout.offsets = m->offsets;
             m->layout.indices = m->indices;
             for (int64_t b = 0; b < l->count && ok; b++) {
-                const int64_t p = fi__block_size(l, b), r = rank_cap(p, pb->k_eff);
+                const int64_t p = fi__block_size(l, b), r = fi__rank_cap(p, pb->k_eff);
                 int64_t vals;
                 m->w_off[b] = wtotal;
                 m->s_off[b] = stotal;
                 ok = !__builtin_mul_overflow(r, p, &vals) &&
                      !__builtin_add_overflow(wtotal, vals, &wtotal);
-                stotal += rank_cap(p, pb->k_eff);
+                stotal += fi__rank_cap(p, pb->k_eff);
             }
             m->w_off[l->count] = wtotal;
             m->s_off[l->count] = stotal;
@@ -237,7 +174,7 @@ static bool store_block(fi_metric *m, int64_t b, int64_t rank, const build_ws *w
         return true;
     }
     int64_t wo, so;
-    block_offsets(m, b, &wo, &so);
+    fi__metric_offsets(m, b, &wo, &so);
     m->rank[b] = rank;
     memcpy(m->sigma + so, ws->sigma, (size_t)rank * sizeof(double));
     double *W = m->W + wo;
@@ -281,7 +218,7 @@ static int build_range(void *arg, int64_t first, int64_t last, int worker, char 
     fi_metric *m = job->m;
     const fi_layout *l = &m->layout;
     const fi_blocks *a = &l->affine;
-    const int64_t K = pb->k_eff, pmax = l->max_size, cap = rank_cap(pmax, K);
+    const int64_t K = pb->k_eff, pmax = l->max_size, cap = fi__rank_cap(pmax, K);
     const bool stream = ctx->method == FI_METHOD_AUTO && fi__stream_supported(pb, l);
     const fi_kernels *kern = fi__kernels(ctx);
     double psum = 0;
@@ -420,222 +357,3 @@ int fi_metric_from_scores_indexed(fi_context *ctx, int64_t n_classes, const doub
     return status;
 }
 
-/* ---- applying the factors ---- */
-
-typedef struct apply_job {
-    const fi_metric *m;
-    fi_dtype dtype;
-    const void *target;
-    double *out;
-    unsigned flags;
-    bool residual; /* compute the relative residual instead of FI */
-    double *proj;  /* per worker: rank_cap doubles (residual only) */
-    double *colt;  /* per worker: K * FI_COLUMN_APPLY column sums (column metrics only) */
-    int64_t cap;
-} apply_job;
-
-static double block_sigma(const fi_metric *m, int64_t b, int64_t q)
-{
-    int64_t wo, so;
-    block_offsets(m, b, &wo, &so);
-    return m->sigma[so + q];
-}
-
-/* |g - V V^T g| / |g| of block b, with V = W^T diag(sigma) and so V^T g = sigma .* (W g),
- * computed on g / max|g| so that no square overflows or underflows. */
-static double block_residual(const fi_metric *m, fi_dtype dt, const void *g, int64_t b, double *v)
-{
-    const fi_layout *l = &m->layout;
-    const int64_t p = fi__block_size(l, b), r = block_rank(m, b);
-    double gmax = 0;
-    for (int64_t j = 0; j < p; j++) gmax = fmax(gmax, fabs(fi__load(dt, g, fi__block_coord(l, b, j))));
-    if (gmax == 0) return 0.0;
-    if (r == p) return 0.0; /* full rank: V V^T = I (p = 1: V = (1)) */
-    if (m->kind == KIND_SINGLE) return 1.0; /* rank 0: nothing of g is in range */
-    for (int64_t q = 0; q < r; q++) {
-        double x = 0;
-        for (int64_t j = 0; j < p; j++)
-            x += w_value(m, b, q, j) * (fi__load(dt, g, fi__block_coord(l, b, j)) / gmax);
-        const double sq = block_sigma(m, b, q);
-        v[q] = x * sq * sq;
-    }
-    double gg = 0, rr = 0;
-    for (int64_t j = 0; j < p; j++) {
-        const double gj = fi__load(dt, g, fi__block_coord(l, b, j)) / gmax;
-        double proj = 0;
-        for (int64_t q = 0; q < r; q++) proj += w_value(m, b, q, j) * v[q];
-        gg += gj * gj;
-        rr += (gj - proj) * (gj - proj);
-    }
-    return gg > 0 ? sqrt(rr / gg) : 0.0;
-}
-
-/* FI of one block from whatever represents it, in the target's order where that streams. */
-static double block_fi(const fi_metric *m, fi_dtype dt, const void *g, int64_t b)
-{
-    const fi_layout *l = &m->layout;
-    const int64_t p = fi__block_size(l, b), r = block_rank(m, b);
-    const bool contiguous = !l->indexed && l->affine.stride == 1;
-    if (m->kind == KIND_ROWS && !m->own[b])
-        return fi__apply_copy_row(m->sdt, (const char *)m->copy + (size_t)(b * m->k_eff * p) *
-                                                                  (size_t)fi__dtype_bytes(m->sdt),
-                                  m->k_eff, m->coef + b * m->k_eff * m->k_eff, r, dt, g,
-                                  b * l->affine.step, p);
-    if (contiguous && (m->kind == KIND_FACTOR || m->own[b])) {
-        int64_t wo, so;
-        block_offsets(m, b, &wo, &so);
-        return fi__apply_row(dt, g, b * l->affine.step, p, r,
-                             m->kind == KIND_FACTOR ? m->W + wo : m->own[b]);
-    }
-    double fi = 0;
-    for (int64_t q = 0; q < r; q++) {
-        double x = 0;
-        for (int64_t j = 0; j < p; j++)
-            x += w_value(m, b, q, j) * fi__load(dt, g, fi__block_coord(l, b, j));
-        fi += x * x;
-    }
-    return fi;
-}
-
-static int apply_range(void *arg, int64_t first, int64_t last, int worker, char *err)
-{
-    const apply_job *job = arg;
-    const fi_metric *m = job->m;
-    const fi_layout *l = &m->layout;
-    const fi_dtype dt = job->dtype;
-    const void *g = job->target;
-    const bool acc = job->flags & FI_ACCUMULATE;
-    double *out = job->out;
-    (void)err;
-    if (job->residual) {
-        double *v = job->proj + (int64_t)worker * job->cap;
-        for (int64_t b = first; b < last; b++) out[b] = block_residual(m, dt, g, b, v);
-        return FI_OK;
-    }
-    if (m->kind == KIND_SINGLE) {
-        fi__apply_single(dt, g, l->affine.step, m->W, first, last, out, acc);
-        return FI_OK;
-    }
-    if (m->kind == KIND_COLUMNS) {
-        const int64_t K = m->k_eff;
-        double *t = job->colt + (int64_t)worker * K * FI_COLUMN_APPLY;
-        for (int64_t b0 = first; b0 < last; b0 += FI_COLUMN_APPLY) {
-            const int64_t nb = last - b0 < FI_COLUMN_APPLY ? last - b0 : FI_COLUMN_APPLY;
-            fi__apply_copy_columns(m->sdt, m->copy, K, m->count, dt, g, b0, nb,
-                                   l->affine.size, l->affine.stride, t);
-            for (int64_t j = 0; j < nb; j++) {
-                const int64_t b = b0 + j;
-                double fi = 0;
-                if (m->own[b]) {
-                    fi = block_fi(m, dt, g, b);
-                } else {
-                    const double *A = m->coef + b * K * K;
-                    for (int64_t q = 0; q < m->rank[b]; q++) {
-                        double x = 0;
-                        for (int64_t i = 0; i < K; i++) x += A[q * K + i] * t[i * nb + j];
-                        fi += x * x;
-                    }
-                }
-                out[b] = acc ? out[b] + fi : fi;
-            }
-        }
-        return FI_OK;
-    }
-    for (int64_t b = first; b < last; b++) {
-        const double fi = block_fi(m, dt, g, b);
-        out[b] = acc ? out[b] + fi : fi;
-    }
-    return FI_OK;
-}
-
-static int apply_checked(fi_context *ctx, const fi_metric *m, fi_dtype dtype, const void *target,
-                         double *out, unsigned flags, bool residual)
-{
-    if (!ctx) return FI_ERR_NULL;
-    if (!m) return fi__fail(ctx, FI_ERR_NULL, "metric is NULL");
-    if (!target) return fi__fail(ctx, FI_ERR_NULL, "target is NULL");
-    if (!out) return fi__fail(ctx, FI_ERR_NULL, "out is NULL");
-    if (!fi__dtype_valid(dtype))
-        return fi__fail(ctx, FI_ERR_DTYPE, "unknown dtype %d", (int)dtype);
-    int status = fi__check_flags(ctx, flags, residual ? 0u : FI_ACCUMULATE);
-    if (status != FI_OK) return status;
-    const int64_t bad = fi__first_nonfinite(dtype, target, m->n);
-    if (bad >= 0)
-        return fi__fail(ctx, FI_ERR_NONFINITE, "target[%lld] is not finite", (long long)bad);
-    apply_job job = {m, dtype, target, out, flags, residual, NULL, NULL,
-                     rank_cap(m->layout.max_size, m->k_eff)};
-    if (!residual && m->kind == KIND_COLUMNS) {
-        job.colt = fi__alloc(&ctx->mem, (size_t)ctx->threads * (size_t)(m->k_eff * FI_COLUMN_APPLY) *
-                                            sizeof(double));
-        if (!job.colt)
-            return fi__fail(ctx, FI_ERR_NOMEM, "out of memory for %d x %lld column sums",
-                            ctx->threads, (long long)(m->k_eff * FI_COLUMN_APPLY));
-    }
-    if (residual) {
-        job.proj = fi__calloc(&ctx->mem, (size_t)ctx->threads * (size_t)job.cap, sizeof(double));
-        if (!job.proj)
-            return fi__fail(ctx, FI_ERR_NOMEM, "out of memory for %d x %lld projections",
-                            ctx->threads, (long long)job.cap);
-    }
-    /* Nothing below can fail: out is written only once every check has passed. */
-    status = fi__parallel_for(ctx, m->count, ctx->threads, apply_range, &job);
-    fi__free(&ctx->mem, job.proj);
-    fi__free(&ctx->mem, job.colt);
-    if (status == FI_OK) fi__ok(ctx);
-    return status;
-}
-
-int fi_compute(fi_context *ctx, const fi_metric *metric, fi_dtype dtype, const void *target,
-               double *out, unsigned flags)
-{
-    return apply_checked(ctx, metric, dtype, target, out, flags, false);
-}
-
-int fi_residual(fi_context *ctx, const fi_metric *metric, fi_dtype dtype, const void *target,
-                double *out)
-{
-    return apply_checked(ctx, metric, dtype, target, out, 0u, true);
-}
-
-int fi_metric_ranks(fi_context *ctx, const fi_metric *m, int64_t *ranks)
-{
-    if (!ctx) return FI_ERR_NULL;
-    if (!m) return fi__fail(ctx, FI_ERR_NULL, "metric is NULL");
-    if (!ranks) return fi__fail(ctx, FI_ERR_NULL, "ranks is NULL");
-    for (int64_t b = 0; b < m->count; b++) ranks[b] = block_rank(m, b);
-    fi__ok(ctx);
-    return FI_OK;
-}
-
-int fi_class_bound(fi_context *ctx, const fi_metric *m, int64_t k, double *bound)
-{
-    if (!ctx) return FI_ERR_NULL;
-    if (!m) return fi__fail(ctx, FI_ERR_NULL, "metric is NULL");
-    if (!bound) return fi__fail(ctx, FI_ERR_NULL, "bound is NULL");
-    if (k < 0 || k >= m->k_eff)
-        return fi__fail(ctx, FI_ERR_CLASS, "class %lld outside [0, %lld)", (long long)k,
-                        (long long)m->k_eff);
-    const double pk = m->prob[k];
-    if (!(pk > 0))
-        return fi__fail(ctx, FI_ERR_PROBABILITY, "class %lld has probability 0: no finite bound",
-                        (long long)k);
-    *bound = m->sums_to_one ? (1.0 - pk) / pk : 1.0 / pk;
-    fi__ok(ctx);
-    return FI_OK;
-}
-
-int fi_normalize_class(fi_context *ctx, const fi_metric *m, int64_t k, const double *fi,
-                       double *normalized, uint8_t *saturated)
-{
-    double bound;
-    int status = fi_class_bound(ctx, m, k, &bound);
-    if (status != FI_OK) return status;
-    if (!fi) return fi__fail(ctx, FI_ERR_NULL, "fi is NULL");
-    const int64_t bad = fi__first_nonfinite(FI_F64, fi, m->count);
-    if (bad >= 0) return fi__fail(ctx, FI_ERR_NONFINITE, "fi[%lld] is not finite", (long long)bad);
-    for (int64_t b = 0; b < m->count; b++) {
-        if (normalized) normalized[b] = bound > 0 ? fi[b] / bound : 0.0;
-        if (saturated) saturated[b] = block_rank(m, b) >= m->k_eff - 1;
-    }
-    return FI_OK;
-}
