@@ -1,7 +1,5 @@
 /* Applying a metric (src/solve/metric_repr.h): fi_compute in the target's memory order, the
  * residual of the target outside the blocks' ranges, and the diagnostics. */
-#include <float.h>
-
 #include "core/threads.h"
 #include "core/validate.h"
 #include "solve/metric_build.h"
