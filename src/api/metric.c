@@ -193,17 +193,19 @@ static bool store_block(fi_metric *m, int64_t b, int64_t rank, const build_ws *w
 static void single_chunk(const fi_kernels *kern, const fi_problem *pb, double rcond, double atol,
                          int64_t b0, int64_t nb, double *c, unsigned char *ok)
 {
-    static const double one64[FI_METRIC_CHUNK] = {[0 ... FI_METRIC_CHUNK - 1] = 1.0};
-    static const float one32[FI_METRIC_CHUNK] = {[0 ... FI_METRIC_CHUNK - 1] = 1.0f};
-    static const uint16_t one_bf16[FI_METRIC_CHUNK] = {[0 ... FI_METRIC_CHUNK - 1] = 0x3F80};
-    static const uint16_t one_f16[FI_METRIC_CHUNK] = {[0 ... FI_METRIC_CHUNK - 1] = 0x3C00};
-    const void *ones = pb->dtype == FI_F64 ? (const void *)one64
-                       : pb->dtype == FI_F32 ? (const void *)one32
-                       : pb->dtype == FI_BF16 ? (const void *)one_bf16
-                                              : (const void *)one_f16;
+    union {
+        double f64[FI_METRIC_CHUNK];
+        float f32[FI_METRIC_CHUNK];
+        uint16_t h[FI_METRIC_CHUNK];
+    } ones;
+    for (int64_t j = 0; j < nb; j++) {
+        if (pb->dtype == FI_F64) ones.f64[j] = 1.0;
+        else if (pb->dtype == FI_F32) ones.f32[j] = 1.0f;
+        else ones.h[j] = pb->dtype == FI_BF16 ? 0x3F80 : 0x3C00; /* 1 in bfloat16, float16 */
+    }
     fi_problem at = *pb;
     at.scores = (const char *)pb->scores + (size_t)b0 * (size_t)fi__dtype_bytes(pb->dtype);
-    const int64_t bad = kern->elements(&at, ones, rcond, atol, 0, nb, c + b0, false);
+    const int64_t bad = kern->elements(&at, &ones, rcond, atol, 0, nb, c + b0, false);
     /* Non-finite input: the general path reports it. 1/d outside the normal range (or 0, which
      * may be a rank 0 or an underflow): the general path stores it as -1/sigma. */
     for (int64_t j = 0; j < nb; j++) ok[j] = bad < 0 && c[b0 + j] >= DBL_MIN && c[b0 + j] <= DBL_MAX;
