@@ -219,20 +219,27 @@ class TestAgainstPinv(unittest.TestCase):
         np.testing.assert_allclose(res.parameters["w"].elements, want, rtol=5e-3)
 
     def test_dtype_of_scores_is_the_parameters(self):
+        # The scores reach the library (fi_direct, or fi_mean_add_direct for the dataset
+        # mean) as the parameters' own dtype, in place.
         calls = []
-        real = libfi.Context.direct
+        real = {cls: cls.__dict__[name] for cls, name in
+                ((libfi.Context, "direct"), (libfi.Mean, "add_direct"))}
 
-        def spy(self, probs, scores, *a, **k):
-            if isinstance(scores, torch.Tensor):  # not the library probe's numpy block
-                calls.append((scores.dtype, scores.is_contiguous()))
-            return real(self, probs, scores, *a, **k)
+        def spying(fn):
+            def spy(self, probs, scores, *a, **k):
+                if isinstance(scores, torch.Tensor):  # not the library probe's numpy block
+                    calls.append((scores.dtype, scores.is_contiguous()))
+                return fn(self, probs, scores, *a, **k)
+            return spy
 
-        libfi.Context.direct = spy
+        libfi.Context.direct = spying(real[libfi.Context])
+        libfi.Mean.add_direct = spying(real[libfi.Mean])
         try:
             m = mlp().to(torch.bfloat16)
             fit.compute(m, torch.randn(1, 8, dtype=torch.bfloat16), layouts=("elements",))
         finally:
-            libfi.Context.direct = real
+            libfi.Context.direct = real[libfi.Context]
+            libfi.Mean.add_direct = real[libfi.Mean]
         self.assertTrue(calls)
         self.assertTrue(all(d == torch.bfloat16 and c for d, c in calls))
 
