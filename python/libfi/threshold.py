@@ -70,6 +70,8 @@ class Threshold(Owned):
         self._need(False, "add")
         c = _Call(self.ctx)
         vv = c.doubles(values, "values")
+        if vv.size == 0:
+            return  # nothing to count (the C call wants count >= 1)
         self.ctx._run("fi_threshold_add", c, self.ctx.handle, self.handle, vv.address, vv.size)
 
     def add_random(self, array_id: int, count: int, exclude: Any = None) -> None:
@@ -78,6 +80,8 @@ class Threshold(Owned):
         self._need(True, "add_random")
         c = _Call(self.ctx)
         ex = self._exclude(c, exclude, count)
+        if int(count) == 0:
+            return  # nothing to count
         self.ctx._run("fi_threshold_add_random", c, self.ctx.handle, self.handle,
                       int(array_id), int(count), ex)
 
@@ -123,6 +127,8 @@ class Threshold(Owned):
         self._need(False, "mask")
         c = _Call(self.ctx)
         vv = c.doubles(values, "values")
+        if vv.size == 0:
+            return _np.zeros(_shape(values) or (0,), dtype=bool), int(ties_seen)
         out, ov = c.out(None, "mask", "u8", vv.size, _shape(values))
         ties = ctypes.c_int64(int(ties_seen))
         self.ctx._run("fi_threshold_mask", c, self.ctx.handle, self.handle, vv.address,
@@ -137,6 +143,8 @@ class Threshold(Owned):
         self._need(True, "mask_random")
         c = _Call(self.ctx)
         ex = self._exclude(c, exclude, count)
+        if int(count) == 0:
+            return _np.zeros(shape or (0,), dtype=bool), int(ties_seen)
         out, ov = c.out(None, "mask", "u8", int(count), shape)
         ties = ctypes.c_int64(int(ties_seen))
         self.ctx._run("fi_threshold_mask_random", c, self.ctx.handle, self.handle,

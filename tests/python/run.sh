@@ -46,7 +46,7 @@ else
     skip_torch=""
 fi
 
-tests="test_libfi test_loader test_signatures test_readme"
+tests="test_libfi test_loader test_signatures test_readme test_workflow"
 [ -z "$skip_torch" ] && tests="$tests test_torch test_workflow_torch"
 
 echo "== package tests from the source tree (PYTHONPATH=python)"
