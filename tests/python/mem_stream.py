@@ -3,8 +3,6 @@ classes, with or without class streaming (argv[1]: "stream" or "k"; argv[2:]: sy
 entries). Prints: peak bytes above the resident set before the call, K x largest tensor in
 float32 bytes, K, the largest tensor's elements, and the tensors' FI summary for comparison.
 Run by test_torch_stream.py (and by hand: python3 tests/python/mem_stream.py stream python)."""
-import os
-import resource
 import sys
 
 sys.path[:0] = sys.argv[2:]
@@ -20,11 +18,23 @@ stream = sys.argv[1] == "stream"
 kw = dict(parameters=["0.weight"], layouts=("elements",), class_stream=stream)
 fit.compute(model, x, parameters=["2.bias"], layouts=("elements",), class_stream=stream)  # warm up
 largest = model[0].weight.numel()
-page = os.sysconf("SC_PAGE_SIZE")
-with open("/proc/self/statm") as f:
-    before = int(f.read().split()[1]) * page
-assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 < before + (16 << 20)
+
+
+def status(key):
+    """A /proc/self/status size in bytes (VmRSS: resident now, VmHWM: its peak). Not
+    getrusage's ru_maxrss, which a child keeps from its parent across exec."""
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(key + ":"):
+                return int(line.split()[1]) * 1024
+    raise KeyError(key)
+
+
+with open("/proc/self/clear_refs", "w") as f:
+    f.write("5")  # resets VmHWM to the resident set now (Linux >= 4.0)
+before = status("VmRSS")
+assert status("VmHWM") < before + (16 << 20), "the peak was not reset"
 res = fit.compute(model, x, **kw)
-peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 - before
+peak = status("VmHWM") - before
 fi = res.parameters["0.weight"].elements
 print(peak, largest * 4 * K, K, largest, repr(float(fi.sum())), repr(float(fi.max())))

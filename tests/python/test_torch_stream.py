@@ -121,8 +121,10 @@ class TestStreamMemory(unittest.TestCase):
     def run_script(self, mode):
         src = [] if os.environ.get("LIBFI_TEST_INSTALLED") == "1" else \
             [os.path.join(ROOT, "python")]
-        out = subprocess.run([sys.executable, os.path.join(HERE, "mem_stream.py"), mode] + src,
-                             capture_output=True, text=True, check=True).stdout.split()
+        r = subprocess.run([sys.executable, os.path.join(HERE, "mem_stream.py"), mode] + src,
+                           capture_output=True, text=True)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        out = r.stdout.split()
         return [int(v) for v in out[:4]] + [float(v) for v in out[4:]]
 
     def test_peak_is_one_tensor_not_k(self):
