@@ -170,6 +170,7 @@ def top_k(arrays: Sequence[Any], k: int, ctx=None) -> List[Any]:
     """Bool masks (shaped like each array) of the k largest values across arrays, ranked
     together (ties by array order, then index), without concatenating them: 4 counting
     passes and one masking pass over each array, 512 KiB of histogram."""
+    _need_numpy()
     arrays = list(arrays)
     k = _check_k(k, sum(_count(a) for a in arrays))
     ctx, own = _context(ctx)
@@ -197,6 +198,7 @@ def random_k(shapes: Sequence[Any], k: int, seed: int, exclude: Optional[Sequenc
     """Bool masks of k elements drawn uniformly (seeded; the same whatever the shard split)
     among the elements of arrays of the given shapes (or counts) that no exclude mask marks:
     FI-Low's draw across arrays. Array i has id i."""
+    _need_numpy()
     shapes = [tuple(s) if isinstance(s, (tuple, list)) else (int(s),) for s in shapes]
     counts = [int(_np.prod(s)) if s else 1 for s in shapes]
     if exclude is not None and len(exclude) != len(shapes):
@@ -226,6 +228,11 @@ def random_k(shapes: Sequence[Any], k: int, seed: int, exclude: Optional[Sequenc
             ctx.close()
 
 
+def _need_numpy() -> None:
+    if _np is None:
+        raise ArgumentError("masks across arrays need numpy")
+
+
 def _selection(names: List[str], masks: List[Any]) -> Selection:
     return Selection({n: _np.flatnonzero(m).astype(_np.int64) for n, m in zip(names, masks)},
                      {n: m.shape for n, m in zip(names, masks)})
@@ -234,8 +241,7 @@ def _selection(names: List[str], masks: List[Any]) -> Selection:
 def top_fraction(values: Mapping[str, Any], fraction: float, ctx=None) -> Selection:
     """selection.top_fraction's result (the top ceil(fraction * total) blocks of all
     arrays, ties by array order then index) found by the threshold: no concatenated copy."""
-    if _np is None:
-        raise ArgumentError("selection across arrays needs numpy")
+    _need_numpy()
     names = list(values)
     k = fraction_count(sum(_count(values[n]) for n in names), fraction)
     return _selection(names, top_k([values[n] for n in names], k, ctx))
@@ -247,8 +253,7 @@ def random_low_fraction(values: Mapping[str, Any], fraction: float, seed: int,
     selects, drawn uniformly (seeded) among those outside the top exclude_fraction (default:
     the same fraction). A different draw from selection.random_low_fraction's for the same
     seed (that one samples the concatenated values with fi_select_random_low)."""
-    if _np is None:
-        raise ArgumentError("selection across arrays needs numpy")
+    _need_numpy()
     names = list(values)
     arrays = [values[n] for n in names]
     total = sum(_count(a) for a in arrays)
