@@ -336,6 +336,136 @@ FI_API FI_NODISCARD int fi_accumulator_serialize(fi_context *ctx, const fi_accum
 FI_API FI_NODISCARD int fi_accumulator_deserialize(fi_context *ctx, const void *buf, size_t size,
                                                    fi_accumulator **acc);
 
+
+/* ================================================================ 1.2: the workflow at scale
+ * Added in 1.2.0 (symbols in the version node LIBFI_1.2): a 16-byte-per-block mean,
+ * selection across many arrays, and FI built from classes streamed one at a time. */
+
+/* ---------------------------------------------------------------- mean accumulator */
+
+typedef struct fi_mean fi_mean; /* opaque: 16 bytes per block, double sums */
+
+/* An accumulator of count blocks holding per block sum w*FI and sum w*FI^2 as two doubles,
+ * and the common sum w, sum w^2 and sample count. Terms are non-negative, so every order of
+ * adds and merges gives each sum within a relative (N-1)*2^-53 of the exact sum of the
+ * rounded terms (N samples); docs/aggregation.md has the bound and why exactness cannot fit. */
+FI_API FI_NODISCARD int fi_mean_create(fi_context *ctx, int64_t count, fi_mean **acc);
+/* Frees a mean accumulator; NULL is a no-op. */
+FI_API void fi_mean_free(fi_mean *acc);
+/* Adds one sample: fi[0..count), each finite and >= 0, with weight w (finite, >= 0). */
+FI_API FI_NODISCARD int fi_mean_add(fi_context *ctx, fi_mean *acc, const double *fi,
+                                    double weight);
+/* fi_direct (same arguments) fused with fi_mean_add: the FI of one sample is added with
+ * weight w without an FI array (elements stream in chunks through the cache). flags: 0, or
+ * FI_SINGLE_PASS (no separate finiteness pass; non-finite input still fails, but may leave
+ * acc partly updated: the opt-in exception, as in fi_direct). */
+FI_API FI_NODISCARD int fi_mean_add_direct(fi_context *ctx, fi_mean *acc, double weight,
+                                           int64_t n_classes, const double *probs,
+                                           fi_dtype dtype, const void *scores, int64_t n,
+                                           int64_t ld, const fi_blocks *blocks,
+                                           const void *target, int64_t target_class,
+                                           unsigned flags);
+/* dst += src (both of the same count). */
+FI_API FI_NODISCARD int fi_mean_merge(fi_context *ctx, fi_mean *dst, const fi_mean *src);
+/* Weighted mean per block and its standard error (either output may be NULL). */
+FI_API FI_NODISCARD int fi_mean_result(fi_context *ctx, const fi_mean *acc, double *mean,
+                                       double *std_error);
+/* Blocks, samples added, and total weight (any pointer may be NULL). */
+FI_API FI_NODISCARD int fi_mean_info(const fi_mean *acc, int64_t *count, int64_t *samples,
+                                     double *total_weight);
+/* Bytes needed by fi_mean_serialize (0 for NULL). */
+FI_API size_t fi_mean_serialized_size(const fi_mean *acc);
+/* Writes a flat, versioned, little-endian image of acc into buf (size bytes). */
+FI_API FI_NODISCARD int fi_mean_serialize(fi_context *ctx, const fi_mean *acc, void *buf,
+                                          size_t size);
+/* Reads an image written by fi_mean_serialize (on any platform) into a new accumulator. */
+FI_API FI_NODISCARD int fi_mean_deserialize(fi_context *ctx, const void *buf, size_t size,
+                                            fi_mean **acc);
+
+/* ---------------------------------------------------------------- selection across arrays */
+
+typedef struct fi_threshold fi_threshold; /* opaque: a radix histogram of 65536 counts */
+
+/* The top k values across many arrays that are never concatenated (one per layer, on any
+ * number of processes), selected by an exact threshold in 4 rounds of radix passes. A round:
+ * fi_threshold_add every array (any order, any shard), fi_threshold_merge the shards, then
+ * fi_threshold_narrow. After the 4th round fi_threshold_mask marks each array's selection:
+ * values above the k-th largest, and of the values equal to it the first ones in the order
+ * (array, index). Creates a selector of the largest values. */
+FI_API FI_NODISCARD int fi_threshold_create(fi_context *ctx, fi_threshold **sel);
+/* FI-Low's draw over the same multi-array space: a selector of k elements drawn uniformly
+ * (seeded, the same on every platform and shard split) among those no exclude mask marks. */
+FI_API FI_NODISCARD int fi_threshold_create_random(fi_context *ctx, uint64_t seed,
+                                                   fi_threshold **sel);
+/* Frees a selector; NULL is a no-op. */
+FI_API void fi_threshold_free(fi_threshold *sel);
+/* Counts values[0..count) (no NaN) into the current round's histogram (top selector). */
+FI_API FI_NODISCARD int fi_threshold_add(fi_context *ctx, fi_threshold *sel, const double *values,
+                                         int64_t count);
+/* Counts the count elements of array array_id (random selector); exclude: count bytes, a
+ * nonzero byte takes the element out of the draw (e.g. a top mask), or NULL. */
+FI_API FI_NODISCARD int fi_threshold_add_random(fi_context *ctx, fi_threshold *sel,
+                                                int64_t array_id, int64_t count,
+                                                const uint8_t *exclude);
+/* dst's histogram += src's (same kind, seed, round and k). */
+FI_API FI_NODISCARD int fi_threshold_merge(fi_context *ctx, fi_threshold *dst,
+                                           const fi_threshold *src);
+/* Ends a round with all elements counted: keeps the histogram bin holding the k-th largest
+ * key and clears the counts. *done = 1 once the threshold is exact (after round 4). */
+FI_API FI_NODISCARD int fi_threshold_narrow(fi_context *ctx, fi_threshold *sel, int64_t k,
+                                            int *done);
+/* The exact threshold (the k-th largest value; NaN for a random selector), how many elements
+ * lie above it, and how many of those equal to it are selected (any pointer may be NULL). */
+FI_API FI_NODISCARD int fi_threshold_result(fi_context *ctx, const fi_threshold *sel,
+                                            double *threshold, int64_t *above,
+                                            int64_t *ties_taken);
+/* mask[i] = 1 if values[i] is selected, else 0. *ties_seen: on entry, the number of values
+ * equal to the threshold in the arrays before this one; on return, plus this array's. */
+FI_API FI_NODISCARD int fi_threshold_mask(fi_context *ctx, const fi_threshold *sel,
+                                          const double *values, int64_t count,
+                                          int64_t *ties_seen, uint8_t *mask);
+/* As fi_threshold_mask, for a random selector and the array given to fi_threshold_add_random. */
+FI_API FI_NODISCARD int fi_threshold_mask_random(fi_context *ctx, const fi_threshold *sel,
+                                                 int64_t array_id, int64_t count,
+                                                 const uint8_t *exclude, int64_t *ties_seen,
+                                                 uint8_t *mask);
+/* Bytes needed by fi_threshold_serialize (0 for NULL). */
+FI_API size_t fi_threshold_serialized_size(const fi_threshold *sel);
+/* Writes a flat, versioned, little-endian image of sel into buf (size bytes). */
+FI_API FI_NODISCARD int fi_threshold_serialize(fi_context *ctx, const fi_threshold *sel,
+                                               void *buf, size_t size);
+/* Reads an image written by fi_threshold_serialize into a new selector. */
+FI_API FI_NODISCARD int fi_threshold_deserialize(fi_context *ctx, const void *buf, size_t size,
+                                                 fi_threshold **sel);
+
+/* ---------------------------------------------------------------- class streaming */
+
+typedef struct fi_class_stream fi_class_stream; /* opaque: O(n) running sums over classes */
+
+/* FI of elements and small blocks (size <= 8) from classes fed one at a time, holding running
+ * sums instead of K x n scores. blocks: an affine layout over n coordinates. target_class:
+ * the class (in the order fed) whose score is kept as it streams by for a class target, or
+ * -1 for none. The context's class mode is fixed here; its other options are read by
+ * fi_class_stream_finish. */
+FI_API FI_NODISCARD int fi_class_stream_create(fi_context *ctx, int64_t n,
+                                               const fi_blocks *blocks, int64_t target_class,
+                                               fi_class_stream **cs);
+/* Frees a class stream; NULL is a no-op. */
+FI_API void fi_class_stream_free(fi_class_stream *cs);
+/* Feeds the next class: its probability and its n scores in dtype. */
+FI_API FI_NODISCARD int fi_class_stream_add(fi_context *ctx, fi_class_stream *cs, double prob,
+                                            fi_dtype dtype, const void *scores);
+/* FI per block into out[0..count), as fi_direct on all classes fed: target (n values in
+ * dtype), or NULL for the class target given at creation (the class mode's adjusted score;
+ * in remainder mode the index K fed so far names the remainder class). flags: 0 or
+ * FI_ACCUMULATE. May be called again, e.g. for another target. */
+FI_API FI_NODISCARD int fi_class_stream_finish(fi_context *ctx, const fi_class_stream *cs,
+                                               fi_dtype dtype, const void *target, double *out,
+                                               unsigned flags);
+/* Classes fed, their probability sum and the bytes the stream holds (any may be NULL). */
+FI_API FI_NODISCARD int fi_class_stream_info(const fi_class_stream *cs, int64_t *classes,
+                                             double *prob_sum, size_t *bytes);
+
 #ifdef __cplusplus
 }
 #endif

@@ -25,6 +25,9 @@ void *fi__alloc(const fi_allocator *mem, size_t size)
 void *fi__calloc(const fi_allocator *mem, size_t count, size_t size)
 {
     if (size && count > SIZE_MAX / size) return NULL;
+    /* The C library's calloc maps large zeroed blocks lazily: a huge accumulator is created
+     * at once and its pages are touched by the first add. */
+    if (mem->alloc == default_alloc) return calloc(count ? count : 1, size ? size : 1);
     void *p = fi__alloc(mem, count * size);
     if (p) memset(p, 0, count * size);
     return p;

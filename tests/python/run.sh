@@ -47,7 +47,7 @@ else
 fi
 
 tests="test_libfi test_loader test_signatures test_readme"
-[ -z "$skip_torch" ] && tests="$tests test_torch"
+[ -z "$skip_torch" ] && tests="$tests test_torch test_workflow_torch"
 
 echo "== package tests from the source tree (PYTHONPATH=python)"
 (cd tests/python && PYTHONPATH="$ROOT/python" "$PY" -m unittest -v $tests) || status=1
