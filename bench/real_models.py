@@ -137,7 +137,8 @@ def main():
         ls = layouts(model, scores.shape[1], prefix, matrices)
         write(path, probs, scores, ls)
         zero = (scores == 0).double().mean().item()
-        print(f"{path}: K = {K}, n = {scores.shape[1]}, P = {probs.max().item():.3f} max, "
+        print(f"{path}: K = {K}, n = {scores.shape[1]}, P from {probs.min().item():.2g} to "
+              f"{probs.max().item():.3f} (ratio {(probs.max() / probs.min()).item():.3g}), "
               f"{100 * zero:.0f}% of the scores exactly zero", file=sys.stderr)
 
 
