@@ -1,4 +1,5 @@
-/* fi_direct on scores with the structure real gradients have (issue 16), float64, both ISAs:
+/* fi_direct on scores with the structure real gradients have (issue 16), float64 and float32
+ * (the dtype decides which rank-deficient blocks the Gram path may take), both ISAs:
  * one sample's scores of a Linear layer's weight summed over T tokens,
  *     s_i[r, c] = sum_t delta_i[t][r] x[t][c],
  * with ReLU inputs x (the same half of the inputs zero for every token: coordinates zero in
@@ -79,51 +80,63 @@ START_TEST(test_real_structure_against_svd)
     static const char *const lnames[3] = {"elements", "rows", "columns"};
     double P[16], *S = malloc(sizeof(double) * (size_t)(K * n)), *g = malloc(sizeof(double) * n);
     double *fast = malloc(sizeof(double) * n), *svd = malloc(sizeof(double) * n);
+    float *Sf = malloc(sizeof(float) * (size_t)(K * n)), *gf = malloc(sizeof(float) * n);
     int64_t idx[R > C ? R : C];
     ref_rng rng;
     ref_seed(&rng, 1600 + (uint64_t)_i);
     make_scores(st, &rng, P, S);
     for (int64_t c = 0; c < n; c++) g[c] = ref_normal(&rng);
-    for (int l = 0; l < 3; l++) {
-        const fi_blocks *bl = &layouts[l];
-        for (int gradient = 0; gradient < 2; gradient++) {
-            const double *target = gradient ? g : S + (K - 1) * n;
-            fi_context *ref = NULL;
-            ck_assert_int_eq(fi_context_create(&ref), FI_OK);
-            ck_assert_int_eq(fi_context_set(ref, FI_OPT_METHOD, FI_METHOD_REFERENCE), FI_OK);
-            ck_assert_int_eq(fi_direct(ref, K, P, FI_F64, S, n, n, bl, gradient ? g : NULL,
-                                       K - 1, svd, 0),
-                             FI_OK);
-            fi_context_free(ref);
-            for (int isa = FI_ISA_AUTO; isa <= FI_ISA_PORTABLE; isa++) {
-                fi_context *ctx = NULL;
-                ck_assert_int_eq(fi_context_create(&ctx), FI_OK);
-                ck_assert_int_eq(fi_context_set(ctx, FI_OPT_ISA, isa), FI_OK);
-                ck_assert_int_eq(fi_direct(ctx, K, P, FI_F64, S, n, n, bl,
-                                           gradient ? g : NULL, K - 1, fast, 0),
+    for (int d = 0; d < 2; d++) {
+        const fi_dtype dt = d ? FI_F32 : FI_F64;
+        if (dt == FI_F32) { /* the float32 values, also as the reference's doubles */
+            for (int64_t i = 0; i < K * n; i++) S[i] = Sf[i] = (float)S[i];
+            for (int64_t c = 0; c < n; c++) g[c] = gf[c] = (float)g[c];
+        }
+        const void *Sx = dt == FI_F32 ? (const void *)Sf : S, *gx = dt == FI_F32 ? (const void *)gf : g;
+        for (int l = 0; l < 3; l++) {
+            const fi_blocks *bl = &layouts[l];
+            for (int gradient = 0; gradient < 2; gradient++) {
+                const double *target = gradient ? g : S + (K - 1) * n;
+                fi_context *ref = NULL;
+                ck_assert_int_eq(fi_context_create(&ref), FI_OK);
+                ck_assert_int_eq(fi_context_set(ref, FI_OPT_METHOD, FI_METHOD_REFERENCE), FI_OK);
+                ck_assert_int_eq(fi_direct(ref, K, P, dt, Sx, n, n, bl, gradient ? gx : NULL,
+                                           K - 1, svd, 0),
                                  FI_OK);
-                fi_context_free(ctx);
-                for (int64_t b = 0; b < bl->count; b++) {
-                    ref_affine_coords(bl, b, idx);
-                    ck_assert_msg(ref_rel(fast[b], svd[b]) <= 1e-10,
-                                  "%s %s isa %d gradient %d block %lld: %.17g vs SVD %.17g",
-                                  st->name, lnames[l], isa, gradient, (long long)b, fast[b],
-                                  svd[b]);
-                    if (block_is_zero(K, S, idx, bl->size))
-                        ck_assert_msg(fast[b] == 0, "%s %s block %lld: zero block gives %g",
-                                      st->name, lnames[l], (long long)b, fast[b]);
-                    if (isa != FI_ISA_AUTO) continue; /* the reference once per block */
-                    const double want =
-                        ref_block_fi(K, P, S, n, idx, bl->size, target,
-                                     ref_default_rcond(FI_F64, bl->size, K), 0, NULL, NULL);
-                    ck_assert_msg(ref_rel(fast[b], want) <= (st->spread > 2 ? 1e-7 : 1e-9),
-                                  "%s %s gradient %d block %lld: %.17g vs reference %.17g",
-                                  st->name, lnames[l], gradient, (long long)b, fast[b], want);
+                fi_context_free(ref);
+                for (int isa = FI_ISA_AUTO; isa <= FI_ISA_PORTABLE; isa++) {
+                    fi_context *ctx = NULL;
+                    ck_assert_int_eq(fi_context_create(&ctx), FI_OK);
+                    ck_assert_int_eq(fi_context_set(ctx, FI_OPT_ISA, isa), FI_OK);
+                    ck_assert_int_eq(fi_direct(ctx, K, P, dt, Sx, n, n, bl, gradient ? gx : NULL,
+                                               K - 1, fast, 0),
+                                     FI_OK);
+                    fi_context_free(ctx);
+                    for (int64_t b = 0; b < bl->count; b++) {
+                        ref_affine_coords(bl, b, idx);
+                        ck_assert_msg(ref_rel(fast[b], svd[b]) <= 1e-10,
+                                      "%s %s dtype %d isa %d gradient %d block %lld: %.17g vs "
+                                      "SVD %.17g",
+                                      st->name, lnames[l], d, isa, gradient, (long long)b,
+                                      fast[b], svd[b]);
+                        if (block_is_zero(K, S, idx, bl->size))
+                            ck_assert_msg(fast[b] == 0, "%s %s block %lld: zero block gives %g",
+                                          st->name, lnames[l], (long long)b, fast[b]);
+                        if (isa != FI_ISA_AUTO) continue; /* the reference once per block */
+                        const double want =
+                            ref_block_fi(K, P, S, n, idx, bl->size, target,
+                                         ref_default_rcond(dt, bl->size, K), 0, NULL, NULL);
+                        ck_assert_msg(ref_rel(fast[b], want) <= (st->spread > 2 ? 1e-7 : 1e-9),
+                                      "%s %s dtype %d gradient %d block %lld: %.17g vs "
+                                      "reference %.17g",
+                                      st->name, lnames[l], d, gradient, (long long)b, fast[b],
+                                      want);
+                    }
                 }
             }
         }
     }
-    free(S), free(g), free(fast), free(svd);
+    free(S), free(g), free(fast), free(svd), free(Sf), free(gf);
 }
 END_TEST
 
