@@ -110,13 +110,13 @@ typedef enum fi_option {
  * rules also drop the softmax null direction when it is below the data's resolution
  * (docs/math.md section 6). (Added in 1.2.0.) */
 typedef enum fi_rank_rule {
-    FI_RANK_ROUNDOFF = 0, /* rcond = max(p,K) u, as LAPACK and pinv: the SPEC default           */
+    FI_RANK_ROUNDOFF = 0, /* rcond = max(p,K) u, as LAPACK and pinv                            */
     FI_RANK_NOISE = 1     /* rcond = max(max(p,K) 2^-53, 2 sqrt(min(p,K)) u): the bound of the
                              input's rounding noise |E|_2 <= u |B|_F <= u sqrt(rank) sigma_max;
                              keeps 16-bit channels (p >= 1/u) that the first rule zeroes     */
 } fi_rank_rule;
 
-/* How probabilities that do not sum to 1 are treated (SPEC fact 6). */
+/* How probabilities that do not sum to 1 are treated (docs/math.md fact 6). */
 typedef enum fi_class_mode {
     FI_CLASS_STRICT = 0,      /* reject |sum P - 1| > prob_tol                                */
     FI_CLASS_RENORMALIZE = 1, /* P'_i = P_i / sum P,  s'_i = s_i - sum_j P'_j s_j            */
@@ -129,12 +129,17 @@ typedef enum fi_method {
     FI_METHOD_REFERENCE = 1 /* LAPACK SVD of every block (the accuracy anchor)             */
 } fi_method;
 
-/* Instruction set of the streaming kernels. AUTO takes the widest this CPU runs (AVX2+FMA on
- * x86-64); PORTABLE takes the baseline kernels, whose results are the same bits on every CPU of
- * the architecture. Both give the same FI to the documented accuracy. (Added in 1.1.0.) */
+/* Instruction set of the streaming kernels. AUTO takes the widest this CPU runs (AVX-512VL or
+ * AVX2+FMA on x86-64); PORTABLE takes the baseline kernels, whose results are the same bits on
+ * every CPU of the architecture. AVX2 and AVX512 ask for one x86-64 build by name (to test or
+ * pin it); fi_context_set refuses them with FI_ERR_OPTION where this build or CPU lacks them.
+ * All give the same FI to the documented accuracy. (AUTO, PORTABLE added in 1.1.0; AVX2,
+ * AVX512 in 1.2.0.) */
 typedef enum fi_isa {
     FI_ISA_AUTO = 0,
-    FI_ISA_PORTABLE = 1
+    FI_ISA_PORTABLE = 1,
+    FI_ISA_AVX2 = 2,
+    FI_ISA_AVX512 = 3
 } fi_isa;
 
 /* Reductions of per-element values over groups (fi_reduce). */
@@ -232,7 +237,7 @@ FI_API void fi_metric_free(fi_metric *metric);
 /* FI per block straight from the scores, without materializing a metric and without any
  * O(n*K) allocation. target: n values in dtype; or NULL for the class target
  * target_class (0 <= target_class < K, the class mode's adjusted score s_k, computed in
- * the leverage form of SPEC fact 2 with nothing extra read). target_class is ignored when
+ * the leverage form of docs/math.md fact 2 with nothing extra read). target_class is ignored when
  * target is not NULL. flags: 0, FI_ACCUMULATE, FI_SINGLE_PASS. */
 FI_API FI_NODISCARD int fi_direct(fi_context *ctx, int64_t n_classes, const double *probs,
                                   fi_dtype dtype, const void *scores, int64_t n, int64_t ld,
@@ -254,11 +259,11 @@ FI_API int64_t fi_metric_classes(const fi_metric *metric);
 /* Numerical rank r_b of every block into ranks[0..count). */
 FI_API FI_NODISCARD int fi_metric_ranks(fi_context *ctx, const fi_metric *metric, int64_t *ranks);
 /* Relative residual ||(I - V V^T) g[b]|| / ||g[b]|| per block (0 where g[b] = 0): the part
- * of the target outside range(B_b) that FI ignores (SPEC fact 5). */
+ * of the target outside range(B_b) that FI ignores (docs/math.md fact 5). */
 FI_API FI_NODISCARD int fi_residual(fi_context *ctx, const fi_metric *metric, fi_dtype dtype,
                                     const void *target, double *out);
 /* Class-target ceiling of FI for class k: (1 - P_k)/P_k when the metric's probabilities
- * sum to 1, 1/P_k otherwise (SPEC fact 3). */
+ * sum to 1, 1/P_k otherwise (docs/math.md fact 3). */
 FI_API FI_NODISCARD int fi_class_bound(fi_context *ctx, const fi_metric *metric, int64_t k,
                                        double *bound);
 /* normalized[b] = fi[b] / fi_class_bound (in [0,1] for zero-mean scores); saturated[b] = 1

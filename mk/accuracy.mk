@@ -4,7 +4,7 @@
 #   accuracy-doc    regenerates the table in docs/accuracy-table.md from a fresh run
 ACC_SRC := $(wildcard tests/accuracy/*.c)
 
-build/tests/accuracy: $(ACC_SRC) $(wildcard tests/accuracy/*.h) include/fi.h lib/libfi.so | deps
+build/tests/accuracy: $(ACC_SRC) $(wildcard tests/accuracy/*.h) include/fi.h $(LIB_FILES) | $(DEPS_OK)
 	@mkdir -p $(@D)
 	$(CC) $(USER_CFLAGS) -Itests/accuracy -o $@ $(ACC_SRC) $(USER_LIBS)
 

@@ -3,7 +3,7 @@
 # make check, which only compiles the program (check-bench-build) so that it cannot rot.
 BENCH_SRC := bench/bench.c bench/real.c bench/timing.c
 
-build/bench/bench: $(BENCH_SRC) bench/bench.h lib | deps
+build/bench/bench: $(BENCH_SRC) bench/bench.h include/fi.h $(LIB_FILES) | $(DEPS_OK)
 	@mkdir -p $(@D)
 	$(CC) $(USER_CFLAGS) -O2 -o $@ $(BENCH_SRC) $(USER_LIBS)
 

@@ -20,11 +20,11 @@ PYTHON_DOCS  ?= python3
 check-python: lib
 	sh tests/python/run.sh
 
-build/cpp/header_test: tests/cpp/header_test.cpp include/fi.h lib
+build/cpp/header_test: tests/cpp/header_test.cpp include/fi.h $(LIB_FILES)
 	@mkdir -p $(@D)
 	$(CXX) $(CPP_CXXFLAGS) -o $@ $< $(USER_LIBS)
 
-build/cpp/raii: examples/cpp/raii.cpp include/fi.h lib
+build/cpp/raii: examples/cpp/raii.cpp include/fi.h $(LIB_FILES)
 	@mkdir -p $(@D)
 	$(CXX) $(CPP_CXXFLAGS) -o $@ $< $(USER_LIBS)
 
@@ -39,10 +39,10 @@ check-cpp: build/cpp/header_test build/cpp/raii
 check-consumer: lib
 	MAKE="$(MAKE)" CC="$(CC)" sh tests/consumer/run.sh
 
-check-docs:
+check-docs: $(LIB_FILES)
 	$(PYTHON_DOCS) tests/docs/check_api_docs.py
 
-build/examples/stream_channels: examples/embedding/stream_channels.c include/fi.h lib
+build/examples/stream_channels: examples/embedding/stream_channels.c include/fi.h $(LIB_FILES)
 	@mkdir -p $(@D)
 	$(CC) $(USER_CFLAGS) -o $@ $< $(USER_LIBS)
 

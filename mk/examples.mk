@@ -16,14 +16,14 @@ PNG_LIBS   := $(shell pkg-config --libs libpng 2>/dev/null || echo -lpng)
 # tests stay quick on a -O1 build of the library.
 EX_OPT := -O2
 
-build/examples/mlp_digits: $(MLP_DIR)/main.c $(MLP_SRC) $(MLP_HDR) $(SHLIB) lib/libfi.so | deps
+build/examples/mlp_digits: $(MLP_DIR)/main.c $(MLP_SRC) $(MLP_HDR) $(LIB_FILES) | $(DEPS_OK)
 	@mkdir -p $(@D)
 	$(CC) $(USER_CFLAGS) $(EX_OPT) $(PNG_CFLAGS) -I$(MLP_DIR) -o $@ $(MLP_DIR)/main.c $(MLP_SRC) \
 	    $(USER_LIBS) $(PNG_LIBS)
 
 # The tests are a Check program of their own: they need the example's model code, which the
 # one-runner unit tests (tests/check_*.c) do not link.
-build/tests/check_mlp: $(MLP_DIR)/check_mlp.c $(MLP_SRC) $(MLP_HDR) $(SHLIB) lib/libfi.so | deps
+build/tests/check_mlp: $(MLP_DIR)/check_mlp.c $(MLP_SRC) $(MLP_HDR) $(LIB_FILES) | $(DEPS_OK)
 	@mkdir -p $(@D)
 	$(CC) $(USER_CFLAGS) $(EX_OPT) $(PNG_CFLAGS) -I$(MLP_DIR) \
 	    $(shell pkg-config --cflags check 2>/dev/null) -o $@ $(MLP_DIR)/check_mlp.c $(MLP_SRC) \

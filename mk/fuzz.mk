@@ -3,12 +3,14 @@
 FUZZ_SECONDS ?= 60
 FUZZ_CC ?= clang
 
-build/fuzz/fuzz_fi: fuzz/fuzz_fi.c $(SRC) include/fi.h src/internal.h | deps
+# The library compiled in with the portable kernels only (one -D for all files).
+build/fuzz/fuzz_fi: fuzz/fuzz_fi.c $(SRC) $(wildcard include/*.h src/*.h src/*/*.h) | $(DEPS_OK)
 	@mkdir -p $(@D)
 	$(FUZZ_CC) -g -O1 -fsanitize=fuzzer,address,undefined -Iinclude -Isrc -DFI_BUILDING_LIBRARY \
+	    -DFI_KERNEL_ISA=portable -Wno-psabi \
 	    $(DEPS_CFLAGS) -o $@ fuzz/fuzz_fi.c $(SRC) $(DEPS_LIBS)
 
-build/fuzz/replay: fuzz/fuzz_fi.c lib | deps
+build/fuzz/replay: fuzz/fuzz_fi.c include/fi.h $(LIB_FILES) | $(DEPS_OK)
 	@mkdir -p $(@D)
 	$(CC) $(USER_CFLAGS) -DFI_FUZZ_REPLAY -o $@ fuzz/fuzz_fi.c $(USER_LIBS)
 

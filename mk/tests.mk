@@ -1,9 +1,6 @@
-# Unit tests (Check): tests/check_*.c, one suite per area, one runner.
-TEST_SRC   := $(sort $(wildcard tests/check_*.c)) $(wildcard tests/support/*.c)
-CHECK_CFLAGS = $(shell pkg-config --cflags check 2>/dev/null)
-CHECK_LIBS   = $(shell pkg-config --libs check 2>/dev/null)
-
-build/tests/check_fi: $(TEST_SRC) tests/suites.h $(wildcard tests/support/*.h) lib | deps
+# Unit tests (Check): tests/check_*.c, one suite per area, one runner (TEST_SRC, CHECK_CFLAGS
+# and CHECK_LIBS are defined in the Makefile: mk/sanitize.mk builds the same suites).
+build/tests/check_fi: $(TEST_SRC) $(TEST_HDR) $(LIB_FILES) | $(DEPS_OK)
 	@mkdir -p $(@D)
 	$(CC) $(USER_CFLAGS) -Itests $(CHECK_CFLAGS) $(DEPS_CFLAGS) -o $@ $(TEST_SRC) \
 	    $(USER_LIBS) $(CHECK_LIBS)

@@ -11,18 +11,18 @@ TF_HDR    := $(wildcard $(TF_DIR)/*.h) include/fi.h
 .PHONY: demo-transformer check-transformer experiments-transformer
 
 build/examples/transformer_demo: $(TF_DIR)/transformer_demo.c $(TF_COMMON) $(TF_HDR) \
-                                 $(SHLIB) lib/libfi.so
+                                 $(LIB_FILES)
 	@mkdir -p $(@D)
 	$(CC) $(USER_CFLAGS) $(EX_OPT) -I$(TF_DIR) -o $@ $(filter %.c,$^) $(USER_LIBS)
 
 build/tests/check_transformer: $(TF_DIR)/check_transformer.c $(TF_DIR)/check_tf_claims.c \
-                               $(TF_COMMON) $(TF_HDR) $(SHLIB) lib/libfi.so
+                               $(TF_COMMON) $(TF_HDR) $(LIB_FILES)
 	@mkdir -p $(@D)
 	$(CC) $(USER_CFLAGS) $(EX_OPT) -I$(TF_DIR) -o $@ $(filter %.c,$^) $(USER_LIBS)
 
 # The sparsification experiments over 5 training seeds (docs/transformer.md's tables).
 build/examples/tf_experiments: $(TF_DIR)/tf_experiments.c $(TF_COMMON) $(TF_HDR) \
-                               $(SHLIB) lib/libfi.so
+                               $(LIB_FILES)
 	@mkdir -p $(@D)
 	$(CC) $(USER_CFLAGS) $(EX_OPT) -I$(TF_DIR) -o $@ $(filter %.c,$^) $(USER_LIBS)
 

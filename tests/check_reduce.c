@@ -9,6 +9,7 @@
 
 #include "fi.h"
 #include "suites.h"
+#include "support/reference.h"
 
 static fi_context *ctx;
 static void setup(void) { ck_assert_int_eq(fi_context_create(&ctx), FI_OK); }
@@ -136,6 +137,58 @@ START_TEST(test_channel_fi)
 }
 END_TEST
 
+/* Data of test_reduce_and_perturbation: softmax-consistent scores with ld = n. */
+enum { K = 3, N = 12 };
+static double P[K] = {0.2, 0.3, 0.5};
+static double S[K * N], G[N];
+
+static void fill(void)
+{
+    ref_rng seed;
+    ref_seed(&seed, 1);
+    ref_scores_p(&seed, K, N, N, P, 1, S);
+    for (int i = 0; i < N; i++) G[i] = ref_normal(&seed);
+}
+
+START_TEST(test_reduce_and_perturbation)
+{
+    fill();
+    enum { R = 3, C = 4 };
+    double vals[R * C], out[C];
+    for (int i = 0; i < R * C; i++) vals[i] = i * 0.5 - 2;
+    fi_blocks cols = {C, R, C, 1};
+    ck_assert_int_eq(fi_reduce(ctx, vals, R * C, &cols, FI_REDUCE_SUM, out), FI_OK);
+    for (int c = 0; c < C; c++) ck_assert_double_eq_tol(out[c], vals[c] + vals[c + C] + vals[c + 2 * C], 1e-15);
+    ck_assert_int_eq(fi_reduce(ctx, vals, R * C, &cols, FI_REDUCE_MAX, out), FI_OK);
+    for (int c = 0; c < C; c++) ck_assert_double_eq(out[c], vals[c + 2 * C]);
+    ck_assert_int_eq(fi_reduce(ctx, vals, R * C, &cols, FI_REDUCE_MEAN, out), FI_OK);
+    ck_assert_double_eq_tol(out[1], vals[1 + C], 1e-15);
+    ck_assert_int_eq(fi_reduce(ctx, vals, R * C, &cols, 7, out), FI_ERR_OPTION);
+
+    /* S^2 = d^T G d with G explicit; (g.d)^2 <= FI * S^2 for g in range (a class target). */
+    const fi_blocks rows = {4, 3, 1, 3};
+    double d[N], s2[4], t2[4], fi[4];
+    ref_rng seed;
+    ref_seed(&seed, 77);
+    for (int i = 0; i < N; i++) d[i] = ref_normal(&seed);
+    ck_assert_int_eq(fi_perturbation(ctx, K, P, FI_F64, S, N, N, &rows, NULL, 1, d, s2, t2), FI_OK);
+    ck_assert_int_eq(fi_direct(ctx, K, P, FI_F64, S, N, N, &rows, NULL, 1, fi, 0), FI_OK);
+    for (int b = 0; b < 4; b++) {
+        double want = 0, gd = 0;
+        for (int x = 0; x < 3; x++)
+            for (int y = 0; y < 3; y++) {
+                double Gxy = 0;
+                for (int i = 0; i < K; i++) Gxy += P[i] * S[i * N + 3 * b + x] * S[i * N + 3 * b + y];
+                want += d[3 * b + x] * Gxy * d[3 * b + y];
+            }
+        for (int x = 0; x < 3; x++) gd += S[1 * N + 3 * b + x] * d[3 * b + x];
+        ck_assert_double_eq_tol(s2[b], want, 1e-12 * want);
+        ck_assert_double_eq_tol(t2[b], gd * gd, 1e-12 * gd * gd);
+        ck_assert(t2[b] <= fi[b] * s2[b] * (1 + 1e-10));
+    }
+}
+END_TEST
+
 static Suite *reduce_suite(void)
 {
     Suite *s = suite_create("reduce");
@@ -145,6 +198,7 @@ static Suite *reduce_suite(void)
     tcase_add_test(tc, test_extremes);
     tcase_add_test(tc, test_errors_untouched);
     tcase_add_test(tc, test_channel_fi);
+    tcase_add_test(tc, test_reduce_and_perturbation);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -2,22 +2,27 @@
  * rescaled inputs (fact 4 with A = c I), probabilities near 0 and 1, and several contexts
  * used from several threads at once giving the single-threaded results bit for bit. */
 #include <check.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
 #include <pthread.h>
 
 #include "suites.h"
-#include "testutil.h"
+#include "support/reference.h"
 
 enum { K = 4, NB = 16 };
 
 /* FI of random blocks of size p whose scores and target are scaled by `scale`. */
 static void scaled_fi(double scale, int64_t p, int method, int direct, double *out)
 {
-    uint64_t seed = 99;
+    ref_rng seed;
+    ref_seed(&seed, 99);
     const int64_t n = p * NB;
     double P[K], *S = malloc(sizeof(double) * K * n), *g = malloc(sizeof(double) * n);
-    tu_probs(&seed, K, P);
-    tu_scores(&seed, K, n, n, P, 1, S);
-    for (int64_t c = 0; c < n; c++) g[c] = tu_normal(&seed) * scale;
+    ref_softmax(&seed, K, 1.0, P);
+    ref_scores_p(&seed, K, n, n, P, 1, S);
+    for (int64_t c = 0; c < n; c++) g[c] = ref_normal(&seed) * scale;
     for (int64_t i = 0; i < K * n; i++) S[i] *= scale;
     fi_context *ctx;
     ck_assert_int_eq(fi_context_create(&ctx), FI_OK);
@@ -60,10 +65,11 @@ END_TEST
  * contributes nothing (its column of B is zero). */
 START_TEST(test_extreme_probabilities)
 {
-    uint64_t seed = 5;
+    ref_rng seed;
+    ref_seed(&seed, 5);
     enum { N = 24 };
     double P[K] = {1 - 3e-12, 1e-12, 1e-12, 1e-12}, S[K * N], out[N / 3], bound;
-    tu_scores(&seed, K, N, N, P, 1, S);
+    ref_scores_p(&seed, K, N, N, P, 1, S);
     fi_context *ctx;
     ck_assert_int_eq(fi_context_create(&ctx), FI_OK);
     fi_blocks bl = {N / 3, 3, 1, 3};
@@ -79,7 +85,7 @@ START_TEST(test_extreme_probabilities)
         ck_assert_msg(isfinite(out[b]) && out[b] <= bound * (1 + 1e-6), "%g vs bound %g", out[b], bound);
     fi_metric_free(m);
     double P0[K] = {0.5, 0.5, 0, 0}, want[N / 3];
-    tu_scores(&seed, K, N, N, P0, 1, S);
+    ref_scores_p(&seed, K, N, N, P0, 1, S);
     ck_assert_int_eq(fi_direct(ctx, 2, P0, FI_F64, S, N, N, &bl, S + N, -1, want, 0), FI_OK);
     ck_assert_int_eq(fi_direct(ctx, K, P0, FI_F64, S, N, N, &bl, S + N, -1, out, 0), FI_OK);
     for (int b = 0; b < N / 3; b++) ck_assert_double_eq_tol(out[b], want[b], 1e-12 * fmax(want[b], 1));
@@ -118,12 +124,13 @@ static void *run_worker(void *arg)
 
 START_TEST(test_concurrent_contexts)
 {
-    uint64_t seed = 3;
+    ref_rng seed;
+    ref_seed(&seed, 3);
     enum { N = NB * 8 * 4 };
     static double P[K], S[K * N], g[N];
-    tu_probs(&seed, K, P);
-    tu_scores(&seed, K, N, N, P, 0, S);
-    for (int i = 0; i < N; i++) g[i] = tu_normal(&seed);
+    ref_softmax(&seed, K, 1.0, P);
+    ref_scores_p(&seed, K, N, N, P, 0, S);
+    for (int i = 0; i < N; i++) g[i] = ref_normal(&seed);
     static worker ref, w[4];
     ref = (worker){P, S, g, N, 1, {{0}}, 0};
     run_worker(&ref);

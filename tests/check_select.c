@@ -10,6 +10,7 @@
 
 #include "fi.h"
 #include "suites.h"
+#include "support/reference.h"
 
 static fi_context *ctx;
 static void setup(void) { ck_assert_int_eq(fi_context_create(&ctx), FI_OK); }
@@ -343,6 +344,49 @@ START_TEST(test_fraction_count)
 }
 END_TEST
 
+START_TEST(test_selection)
+{
+    enum { C = 50 };
+    double v[C];
+    ref_rng seed;
+    ref_seed(&seed, 6);
+    for (int i = 0; i < C; i++) v[i] = floor(10 * ref_uniform(&seed)); /* many ties */
+    int64_t top[C], naive[C], low[10], low2[10], comp[C];
+    ck_assert_int_eq(fi_select_top(ctx, v, C, 12, top), FI_OK);
+    /* naive: repeatedly take the largest unused value, smallest index on ties */
+    uint8_t used[C] = {0};
+    for (int t = 0; t < 12; t++) {
+        int best = -1;
+        for (int i = 0; i < C; i++)
+            if (!used[i] && (best < 0 || v[i] > v[best])) best = i;
+        used[best] = 1;
+        naive[t] = best;
+    }
+    for (int t = 0; t < 12; t++) ck_assert_int_eq(top[t], naive[t]);
+    ck_assert_int_eq(fi_select_random_low(ctx, v, C, 12, 10, 42, low), FI_OK);
+    ck_assert_int_eq(fi_select_random_low(ctx, v, C, 12, 10, 42, low2), FI_OK);
+    for (int t = 0; t < 10; t++) {
+        ck_assert_int_eq(low[t], low2[t]);
+        ck_assert(!used[low[t]]);
+        if (t) ck_assert(low[t] > low[t - 1]);
+    }
+    ck_assert_int_eq(fi_select_random_low(ctx, v, C, 45, 6, 1, low), FI_ERR_DIMENSION);
+    ck_assert_int_eq(fi_select_complement(ctx, C, top, 12, comp), FI_OK);
+    for (int t = 0, i = 0; i < C; i++)
+        if (!used[i]) ck_assert_int_eq(comp[t++], i);
+    uint8_t mask[C];
+    ck_assert_int_eq(fi_indices_to_mask(ctx, C, top, 12, mask), FI_OK);
+    for (int i = 0; i < C; i++) ck_assert_int_eq(mask[i], used[i]);
+    top[0] = C;
+    ck_assert_int_eq(fi_indices_to_mask(ctx, C, top, 12, mask), FI_ERR_DIMENSION);
+    ck_assert_int_eq(fi_fraction_count(200, 0.05), 10);
+    ck_assert_int_eq(fi_fraction_count(7, 0.5), 4);
+    ck_assert_int_eq(fi_fraction_count(7, 1.5), -1);
+    v[3] = NAN;
+    ck_assert_int_eq(fi_select_top(ctx, v, C, 3, top), FI_ERR_NONFINITE);
+}
+END_TEST
+
 static Suite *select_suite(void)
 {
     Suite *s = suite_create("select");
@@ -355,6 +399,7 @@ static Suite *select_suite(void)
     tcase_add_test(tc, test_random_low_edges);
     tcase_add_test(tc, test_complement_mask);
     tcase_add_test(tc, test_fraction_count);
+    tcase_add_test(tc, test_selection);
     suite_add_tcase(s, tc);
     return s;
 }

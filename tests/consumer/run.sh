@@ -21,7 +21,7 @@ $MAKE --no-print-directory install DESTDIR="$root" PREFIX=/usr >"$tmp/install.lo
     { cat "$tmp/install.log" >&2; fail "make install"; }
 
 # What install put there.
-version=$(sed -n 's/^VERSION *:= *//p' Makefile)
+version=$(sed -n 's/^#define FI_VERSION_STRING "\(.*\)"/\1/p' include/fi.h)
 for f in usr/include/fi.h usr/lib/libfi.so.$version usr/lib/libfi.a usr/lib/pkgconfig/libfi.pc; do
     [ -f "$root/$f" ] || fail "$f not installed"
 done

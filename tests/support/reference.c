@@ -5,6 +5,7 @@
 #include <float.h>
 #include <lapacke.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -240,4 +241,21 @@ double ref_rel(double a, double b)
 {
     if (a == b) return 0;
     return fabs(a - b) / fmax(fabs(b), 1e-300);
+}
+
+void ref_skip_once(const char *what, const char *why)
+{
+    static const char *said[16];
+    static int n_said;
+    for (int i = 0; i < n_said; i++)
+        if (strcmp(said[i], what) == 0) return;
+    if (n_said < 16) said[n_said++] = what;
+    fprintf(stderr, "SKIP %s: %s\n", what, why);
+}
+
+void ref_scores_p(ref_rng *r, int64_t K, int64_t n, int64_t ld, const double *P, int zero_mean,
+                  double *S)
+{
+    ref_scores(r, K, n, ld, S);
+    if (zero_mean) ref_center(K, P, n, ld, S);
 }

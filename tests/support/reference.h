@@ -43,6 +43,9 @@ void ref_softmax(ref_rng *r, int64_t K, double spread, double *P);
 /* K rows of n standard-normal scores; the padding S[i*ld + n .. i*ld + ld) is set to NaN so
  * that a call reading it fails loudly. */
 void ref_scores(ref_rng *r, int64_t K, int64_t n, int64_t ld, double *S);
+/* ref_scores, made softmax-consistent (ref_center) when zero_mean. */
+void ref_scores_p(ref_rng *r, int64_t K, int64_t n, int64_t ld, const double *P, int zero_mean,
+                  double *S);
 /* Makes the scores softmax-consistent: s_i -= sum_j P_j s_j at every coordinate. */
 void ref_center(int64_t K, const double *P, int64_t n, int64_t ld, double *S);
 /* Exactly rank-r scores on the coordinates idx[0..p): small integers s_i = sum_q c_iq a_q
@@ -88,5 +91,10 @@ double ref_class_leverage(int64_t K, const double *P, const double *S, int64_t l
 
 /* Relative difference |a - b| / max(|b|, tiny), 0 when both are 0. */
 double ref_rel(double a, double b);
+
+/* A loud skip: prints "SKIP what: why" on stderr the first time `what` is skipped in this
+ * process (what must be a string literal or live as long). For what cannot run here by
+ * design (an instruction set this CPU lacks); a suite `make check` must run never skips. */
+void ref_skip_once(const char *what, const char *why);
 
 #endif

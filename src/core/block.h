@@ -1,0 +1,76 @@
+/* Per-coordinate and per-block formulas that every layer shares, each written once: the
+ * closed form of p = 1 (docs/math.md fact 1), the Gram sums of a block and how they are accumulated,
+ * and the p x p metric of a small block (src/core/block.c). */
+#ifndef FI_CORE_BLOCK_H
+#define FI_CORE_BLOCK_H
+
+#include "core/problem.h"
+
+#define FI_GRAM_MAX_K 16
+
+/* Per-block sums gathered in one pass over the block's coordinates. */
+typedef struct fi_gram {
+    double c[FI_GRAM_MAX_K * FI_GRAM_MAX_K]; /* upper triangle of C = B^T B, row-major K x K */
+    double t[FI_GRAM_MAX_K];                 /* t = B^T g */
+    double mean2;                            /* sum_c (sum_i P_i s_i(c))^2 */
+} fi_gram;
+
+/* sum_i P_i (x_i / mx)^2: the weighted squares of x scaled by mx > 0 (in practice its largest
+ * magnitude), so that no square overflows or underflows on its own. */
+static inline double fi__scaled_squares(const double *prob, const double *x, int64_t k, double mx)
+{
+    double d = 0;
+    for (int64_t i = 0; i < k; i++) d += prob[i] * (x[i] / mx) * (x[i] / mx);
+    return d;
+}
+
+/* FI of a single coordinate from its k effective scores s and target g, computed on values
+ * divided by their largest magnitude so that no square overflows or underflows (fact 1). */
+static inline double fi__element_fi(const double *prob, const double *s, int64_t k, double g,
+                                    double rcond, double atol)
+{
+    double mx = fabs(g);
+    for (int64_t i = 0; i < k; i++) mx = fmax(mx, fabs(s[i]));
+    if (!(mx > 0) || rcond >= 1) return 0.0;
+    const double d = fi__scaled_squares(prob, s, k, mx);
+    if (!(d > 0) || !(sqrt(d) * mx > atol)) return 0.0;
+    return ((g / mx) * (g / mx)) / d;
+}
+
+/* Adds one coordinate to a block's Gram sums: bv = B's row (sqrt(P_i) s_i), m its mean
+ * sum_i P_i s_i (as the caller computed it), and with_target the target's products bv_i g. */
+static inline void fi__gram_add(fi_gram *gm, int64_t K, const double *bv, double m,
+                                bool with_target, double g)
+{
+    gm->mean2 += m * m;
+    for (int64_t i = 0; i < K; i++) {
+        if (with_target) gm->t[i] += bv[i] * g;
+        for (int64_t c = i; c < K; c++) gm->c[i * K + c] += bv[i] * bv[c];
+    }
+}
+
+/* The p x p metric G = B B^T of a block (G row-major, both triangles) from B's entries
+ * B[a * row + i * col] (coordinate a, class i). */
+static inline void fi__metric_gram(const double *B, int64_t p, int64_t K, int64_t row, int64_t col,
+                                   double *G)
+{
+    for (int64_t a = 0; a < p; a++)
+        for (int64_t c = a; c < p; c++) {
+            double x = 0;
+            for (int64_t i = 0; i < K; i++) x += B[a * row + i * col] * B[c * row + i * col];
+            G[a * p + c] = G[c * p + a] = x;
+        }
+}
+
+/* Sums kept per column by the column kernels, and how many columns one pass streams. */
+int64_t fi__column_entries(int64_t K);
+int64_t fi__column_width(int64_t K);
+/* Block b's fi_gram from the sums of a column kernel. */
+void fi__column_gram(const fi_problem *pb, const double *acc, int64_t b, bool target, int64_t k,
+                     fi_gram *gm);
+/* fi_gram from the raw sums S_ic = sum_j s_i s_c (upper triangle, K x K row-major),
+ * T_i = sum_j s_i g (read only with a gradient target) and the mean square. */
+void fi__gram_from_sums(const fi_problem *pb, int64_t K, const double *S, const double *T,
+                        bool target, int64_t k, double mean2, fi_gram *gm);
+
+#endif

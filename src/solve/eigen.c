@@ -1,0 +1,331 @@
+/* Small Gram kernels of the fast path (error analysis in docs/performance.md).
+ *
+ * For a block with p >= K the K x K Gram C = B^T B has the nonzero spectrum of G_b, and
+ * FI = sum_j (u_j . t)^2 / lambda_j^2 with t = B^T g (C = U diag(lambda) U^T). For p < K the
+ * p x p metric G itself is small: FI = sum_j (v_j . g)^2 / lambda_j.
+ *
+ * Accuracy. Forming C rounds each entry by at most gamma = p*eps*lambda_max (in practice
+ * sqrt(p)*eps), which moves every eigenvalue by that much; FI then has relative error about
+ * 2*kappa(C)*gamma. The kernels therefore only answer when every kept eigenvalue is at least
+ * FI_GRAM_MIN_RATIO * lambda_max (kappa <= 1e3: relative error ~1e-11 at p = 4096) and no
+ * singular value lies near the rank cut-off; otherwise the caller falls back to the SVD.
+ *
+ * Softmax-consistent scores have sum_i P_i s_i = 0, so B sqrt(P) = 0 and C is exactly
+ * singular. That null direction q = sqrt(P)/|sqrt(P)| is known: when |B q| (measured directly
+ * from the per-coordinate means, without cancellation) is below the data's resolution (the rule
+ * of fi__deflate_null, which the SVD path applies too), the kernel works in the
+ * (K-1)-dimensional complement of q, where C is generically well conditioned. */
+#include "solve/eigen.h"
+
+#define FI_GRAM_MIN_RATIO 1e-3
+#define FI_GRAM_CUT_MARGIN 1e-3 /* sigma within this relative distance of the cut: ambiguous */
+
+/* Cyclic Jacobi eigendecomposition of the symmetric n x n A (row-major, destroyed):
+ * eigenvalues w[n], eigenvectors as the columns of V (row-major n x n). */
+static void jacobi(double *A, int n, double *w, double *V)
+{
+    for (int i = 0; i < n; i++)
+        for (int j = 0; j < n; j++) V[i * n + j] = i == j;
+    for (int sweep = 0; sweep < 60; sweep++) {
+        double off = 0, diag = 0;
+        for (int i = 0; i < n; i++) {
+            diag += A[i * n + i] * A[i * n + i];
+            for (int j = i + 1; j < n; j++) off += A[i * n + j] * A[i * n + j];
+        }
+        if (off <= 1e-34 * diag || off == 0) break;
+        for (int p = 0; p < n; p++)
+            for (int q = p + 1; q < n; q++) {
+                const double apq = A[p * n + q];
+                if (apq == 0) continue;
+                const double theta = (A[q * n + q] - A[p * n + p]) / (2 * apq);
+                const double t = (theta >= 0 ? 1 : -1) / (fabs(theta) + sqrt(theta * theta + 1));
+                const double c = 1 / sqrt(t * t + 1), s = t * c;
+                for (int k = 0; k < n; k++) { /* A <- A J */
+                    const double akp = A[k * n + p], akq = A[k * n + q];
+                    A[k * n + p] = c * akp - s * akq;
+                    A[k * n + q] = s * akp + c * akq;
+                }
+                for (int k = 0; k < n; k++) { /* A <- J^T A */
+                    const double apk = A[p * n + k], aqk = A[q * n + k];
+                    A[p * n + k] = c * apk - s * aqk;
+                    A[q * n + k] = s * apk + c * aqk;
+                }
+                for (int k = 0; k < n; k++) {
+                    const double vkp = V[k * n + p], vkq = V[k * n + q];
+                    V[k * n + p] = c * vkp - s * vkq;
+                    V[k * n + q] = s * vkp + c * vkq;
+                }
+            }
+    }
+    for (int i = 0; i < n; i++) w[i] = A[i * n + i];
+}
+
+/* Applies the Householder reflector H = I - 2 v v^T / (v^T v) on both sides of the n x n
+ * symmetric C and to t. */
+static void reflect(double *C, double *t, int n, const double *v)
+{
+    double vv = 0;
+    for (int i = 0; i < n; i++) vv += v[i] * v[i];
+    double Cv[FI_GRAM_MAX_K];
+    for (int i = 0; i < n; i++) {
+        Cv[i] = 0;
+        for (int j = 0; j < n; j++) Cv[i] += C[i * n + j] * v[j];
+    }
+    double vCv = 0, vt = 0;
+    for (int i = 0; i < n; i++) { vCv += v[i] * Cv[i]; vt += v[i] * t[i]; }
+    const double a = 2 / vv;
+    /* H C H = C - a (v Cv^T + Cv v^T) + a^2 (v^T C v) v v^T */
+    for (int i = 0; i < n; i++)
+        for (int j = 0; j < n; j++)
+            C[i * n + j] += -a * (v[i] * Cv[j] + Cv[i] * v[j]) + a * a * vCv * v[i] * v[j];
+    for (int i = 0; i < n; i++) t[i] -= a * vt * v[i];
+}
+
+/* The rank decision on eigenvalues lam[0..n) of a Gram matrix, in the SVD's terms
+ * (sigma = sqrt(lambda) counts when sigma > max(atol, rcond*sigma_max)). keep[j] is set per
+ * eigenvalue. Returns 0 when the Gram cannot decide as the SVD would: an eigenvalue below
+ * FI_GRAM_MIN_RATIO * lambda_max is not resolved, and one within FI_GRAM_CUT_MARGIN of the
+ * cut-off is ambiguous. */
+static int decide(const double *lam, int n, double rcond, double atol, int *keep)
+{
+    double lmax = 0;
+    for (int j = 0; j < n; j++) lmax = fmax(lmax, lam[j]);
+    if (!(lmax > 0) || !isfinite(lmax)) return 0;
+    const double cut = fmax(atol, rcond * sqrt(lmax));
+    for (int j = 0; j < n; j++) {
+        if (!(lam[j] >= FI_GRAM_MIN_RATIO * lmax)) return 0;
+        const double sv = sqrt(lam[j]);
+        if (fabs(sv - cut) <= FI_GRAM_CUT_MARGIN * cut) return 0;
+        keep[j] = sv > cut;
+    }
+    return 1;
+}
+
+/* Power of two 2^-e (e even) that brings the largest |A| near 1: the squares formed by the
+ * eigensolver neither overflow nor underflow for scores of magnitude 1e-150 .. 1e150, and the
+ * scaling is exact, so FI does not change. */
+static int even_exponent(const double *A, int count)
+{
+    double mx = 0;
+    for (int i = 0; i < count; i++) mx = fmax(mx, fabs(A[i]));
+    int e = 0;
+    if (mx > 0 && isfinite(mx)) frexp(mx, &e);
+    return e & ~1;
+}
+
+/* Cholesky of a small SPD G = L L^T, accepted only when the safe bounds
+ * lambda_min >= 1/|L^-1|_F^2 and lambda_max <= trace(G) prove full rank under the rank rule and
+ * kappa(G) <= 1/FI_GRAM_MIN_RATIO: then Li holds L^-1 (lower, row-major p x p). Returns 0 when
+ * the bounds do not prove it. */
+static int cholesky_bounded(const double *G, int p, double rcond, double atol, double *Li)
+{
+    double L[FI_GRAM_MAX_K * FI_GRAM_MAX_K] = {0};
+    double trace = 0;
+    for (int i = 0; i < p; i++) {
+        trace += G[i * p + i];
+        for (int j = 0; j <= i; j++) {
+            double x = G[i * p + j];
+            for (int k = 0; k < j; k++) x -= L[i * p + k] * L[j * p + k];
+            if (i == j) {
+                if (!(x > 0)) return 0;
+                L[i * p + i] = sqrt(x);
+            } else {
+                L[i * p + j] = x / L[j * p + j];
+            }
+        }
+    }
+    double fro = 0;
+    memset(Li, 0, sizeof(double) * (size_t)(p * p));
+    for (int j = 0; j < p; j++) { /* columns of L^-1 by forward substitution */
+        for (int i = j; i < p; i++) {
+            double x = i == j ? 1.0 : 0.0;
+            for (int k = j; k < i; k++) x -= L[i * p + k] * Li[k * p + j];
+            Li[i * p + j] = x / L[i * p + i];
+            fro += Li[i * p + j] * Li[i * p + j];
+        }
+    }
+    const double lmin = 1 / fro, lmax = trace;
+    const double cut = fmax(atol, rcond * sqrt(lmax));
+    return lmin >= FI_GRAM_MIN_RATIO * lmax && sqrt(lmin) > (1 + FI_GRAM_CUT_MARGIN) * cut;
+}
+
+/* FI = g^T G^-1 g = |L^-1 g|^2 of a metric the bounds accept. */
+static int cholesky_fi(const double *G, const double *g, int p, double rcond, double atol,
+                       double *fi)
+{
+    double Li[FI_GRAM_MAX_K * FI_GRAM_MAX_K], acc = 0;
+    if (!cholesky_bounded(G, p, rcond, atol, Li)) return 0;
+    for (int i = 0; i < p; i++) {
+        double x = 0;
+        for (int k = 0; k <= i; k++) x += Li[i * p + k] * g[k];
+        acc += x * x;
+    }
+    *fi = acc;
+    return 1;
+}
+
+/* The Gram of a block ready for the eigensolver: C (m x m, row-major) scaled by 2^-e (e even),
+ * t by 2^-e, and, when the softmax null direction q is below the rank cut-off, both reflected
+ * by H (Householder vector v) with that direction dropped: m = K - 1. */
+typedef struct prepared {
+    double C[FI_GRAM_MAX_K * FI_GRAM_MAX_K], t[FI_GRAM_MAX_K], v[FI_GRAM_MAX_K];
+    int m, e;
+    bool deflate;
+    double atol; /* scaled with C */
+} prepared;
+
+static void prepare(const fi_gram *gm, int64_t K, const double *sqrt_prob, double psum,
+                    double rcond, double atol, prepared *pr)
+{
+    double *C = pr->C, *v = pr->v;
+    const int n = (int)K;
+    for (int i = 0; i < n; i++)
+        for (int j = 0; j < n; j++) C[i * n + j] = gm->c[i <= j ? i * n + j : j * n + i];
+    const int e = even_exponent(C, n * n);
+    for (int i = 0; i < n * n; i++) C[i] = ldexp(C[i], -e);
+    for (int i = 0; i < n; i++) pr->t[i] = ldexp(gm->t[i], -e);
+    const double mean2 = ldexp(gm->mean2, -e);
+    atol = ldexp(atol, -e / 2);
+    /* |B q|^2 = sum_c m_c^2 / sum P with m_c = sum_i P_i s_i(c); the rule of fi__deflate_null:
+     * |B q| against the largest unweighted score norm |s_i|^2 = C_ii / P_i. */
+    double smax2 = 0;
+    for (int i = 0; i < n; i++)
+        if (sqrt_prob[i] > 0) smax2 = fmax(smax2, C[i * n + i] / (sqrt_prob[i] * sqrt_prob[i]));
+    const double bq = sqrt(mean2 / psum);
+    pr->deflate = n >= 2 && bq <= fmax(atol, rcond * sqrt(smax2));
+    pr->m = n;
+    pr->e = e;
+    pr->atol = atol;
+    for (int i = 0; i < n; i++) v[i] = 0;
+    if (pr->deflate) {
+        const double nq = sqrt(psum);
+        for (int i = 0; i < n; i++) v[i] = sqrt_prob[i] / nq;
+        v[0] += v[0] >= 0 ? 1 : -1;
+        reflect(C, pr->t, n, v);
+        /* drop the first row and column: the null direction */
+        pr->m = n - 1;
+        for (int i = 0; i < pr->m; i++)
+            for (int j = 0; j < pr->m; j++) C[i * pr->m + j] = C[(i + 1) * n + j + 1];
+        for (int i = 0; i < pr->m; i++) pr->t[i] = pr->t[i + 1];
+    }
+}
+
+int fi__gram_factor(const fi_gram *gm, int64_t K, const double *sqrt_prob, double psum,
+                    double rcond, double atol, double *lam, double *U, int64_t *rank)
+{
+    prepared pr;
+    prepare(gm, K, sqrt_prob, psum, rcond, atol, &pr);
+    double *C = pr.C, *v = pr.v, w[FI_GRAM_MAX_K], E[FI_GRAM_MAX_K * FI_GRAM_MAX_K];
+    const int n = (int)K, m = pr.m, e = pr.e;
+    const bool deflate = pr.deflate;
+    int keep[FI_GRAM_MAX_K];
+    atol = pr.atol;
+    jacobi(C, m, w, E);
+    if (!decide(w, m, rcond, atol, keep)) return 0;
+    double vv = 0;
+    for (int i = 0; i < n; i++) vv += v[i] * v[i];
+    int64_t r = 0;
+    for (int j = 0; j < m; j++) {
+        if (!keep[j]) continue;
+        double u[FI_GRAM_MAX_K];
+        if (deflate) { /* u = H [0; e_j]: back to the class basis */
+            u[0] = 0;
+            for (int i = 1; i < n; i++) u[i] = E[(i - 1) * m + j];
+            double vu = 0;
+            for (int i = 0; i < n; i++) vu += v[i] * u[i];
+            for (int i = 0; i < n; i++) u[i] -= 2 * v[i] * vu / vv;
+        } else {
+            for (int i = 0; i < n; i++) u[i] = E[i * m + j];
+        }
+        for (int i = 0; i < n; i++) U[i * n + r] = u[i];
+        lam[r++] = ldexp(w[j], e);
+    }
+    *rank = r;
+    return 1;
+}
+
+int fi__gram_fi(const fi_gram *gm, int64_t K, const double *sqrt_prob, double psum, double rcond,
+                double atol, double *fi, int64_t *rank)
+{
+    /* Well-conditioned blocks (the common case): FI = |C^-1 t|^2 by a bounded Cholesky, with
+     * the same acceptance test as the eigensolver's, and a fraction of its cost. */
+    prepared pr;
+    double Li[FI_GRAM_MAX_K * FI_GRAM_MAX_K];
+    prepare(gm, K, sqrt_prob, psum, rcond, atol, &pr);
+    if (cholesky_bounded(pr.C, pr.m, rcond, pr.atol, Li)) {
+        const int m = pr.m;
+        double y[FI_GRAM_MAX_K], acc = 0;
+        for (int i = 0; i < m; i++) { /* y = L^-1 t */
+            y[i] = 0;
+            for (int k = 0; k <= i; k++) y[i] += Li[i * m + k] * pr.t[k];
+        }
+        for (int i = 0; i < m; i++) { /* z = L^-T y */
+            double z = 0;
+            for (int k = i; k < m; k++) z += Li[k * m + i] * y[k];
+            acc += z * z;
+        }
+        *fi = acc;
+        *rank = m;
+        return 1;
+    }
+    double lam[FI_GRAM_MAX_K], U[FI_GRAM_MAX_K * FI_GRAM_MAX_K];
+    if (!fi__gram_factor(gm, K, sqrt_prob, psum, rcond, atol, lam, U, rank)) return 0;
+    double acc = 0;
+    for (int64_t q = 0; q < *rank; q++) {
+        double ut = 0;
+        for (int64_t i = 0; i < K; i++) ut += U[i * K + q] * gm->t[i];
+        acc += (ut / lam[q]) * (ut / lam[q]); /* ratio first: no overflow at 1e150 */
+    }
+    *fi = acc;
+    return 1;
+}
+
+int fi__metric_fi(double *G, const double *g_in, int64_t p, double rcond, double atol, double *fi,
+                  int64_t *rank)
+{
+    /* G -> 2^-e G and g -> 2^-e/2 g leave g^T G^+ g unchanged and keep squares in range. */
+    const int e = even_exponent(G, (int)(p * p));
+    double g[FI_GRAM_MAX_K];
+    for (int64_t i = 0; i < p * p; i++) G[i] = ldexp(G[i], -e);
+    for (int64_t i = 0; i < p; i++) g[i] = ldexp(g_in[i], -e / 2);
+    atol = ldexp(atol, -e / 2);
+    if (cholesky_fi(G, g, (int)p, rcond, atol, fi)) {
+        *rank = p;
+        return 1;
+    }
+    double w[FI_GRAM_MAX_K], V[FI_GRAM_MAX_K * FI_GRAM_MAX_K];
+    int keep[FI_GRAM_MAX_K];
+    jacobi(G, (int)p, w, V);
+    if (!decide(w, (int)p, rcond, atol, keep)) return 0;
+    double acc = 0;
+    int64_t r = 0;
+    for (int j = 0; j < p; j++) {
+        if (!keep[j]) continue;
+        double vg = 0;
+        for (int i = 0; i < p; i++) vg += V[i * p + j] * g[i];
+        acc += vg * vg / w[j];
+        r++;
+    }
+    *fi = acc;
+    *rank = r;
+    return 1;
+}
+
+int fi__metric_factor(double *G, int64_t p, double rcond, double atol, double *lam, double *V,
+                      int64_t *rank)
+{
+    const int e = even_exponent(G, (int)(p * p));
+    double w[FI_GRAM_MAX_K], E[FI_GRAM_MAX_K * FI_GRAM_MAX_K];
+    int keep[FI_GRAM_MAX_K];
+    for (int64_t i = 0; i < p * p; i++) G[i] = ldexp(G[i], -e);
+    jacobi(G, (int)p, w, E);
+    if (!decide(w, (int)p, rcond, ldexp(atol, -e / 2), keep)) return 0;
+    int64_t r = 0;
+    for (int j = 0; j < p; j++) {
+        if (!keep[j]) continue;
+        for (int i = 0; i < p; i++) V[i * p + r] = E[i * p + j];
+        lam[r++] = ldexp(w[j], e);
+    }
+    *rank = r;
+    return 1;
+}
