@@ -4,7 +4,9 @@
  * Each repetition times the floor and then every configuration (1 and 2 threads; the default
  * checked mode, which reads the input once more to guarantee an untouched out on non-finite
  * input, and FI_SINGLE_PASS), so that a noisy neighbour slows both sides of a ratio alike.
- * Prints one line per configuration: name threads mode lib_ms floor_ms ratio. */
+ * Prints one line per configuration: name threads mode lib_ms floor_ms ratio; then the
+ * real-gradient workloads of bench/real.c (their cache files in $FI_BENCH_DATA, default
+ * build/bench).  Usage: bench [--w-only | --real-only | NAME (a W name, or a prefix of real ones)] */
 #define _POSIX_C_SOURCE 200809L
 #include <stdint.h>
 #include <stdio.h>
@@ -12,39 +14,18 @@
 #include <string.h>
 #include <time.h>
 
+#include "bench.h"
 #include "fi.h"
 
-static double now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
-
-static int cmp(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static volatile float sink;
-
-/* The floor: one streaming pass over n floats, 8 independent partial sums. */
+/* The floor: one streaming pass over n floats. */
 static double floor_once(const float *x, int64_t n)
 {
-    double t0 = now_ms();
-    float acc[8] = {0};
-    for (int64_t i = 0; i + 8 <= n; i += 8)
-        for (int j = 0; j < 8; j++) acc[j] += x[i + j];
-    sink = acc[0] + acc[1] + acc[2] + acc[3] + acc[4] + acc[5] + acc[6] + acc[7];
-    return now_ms() - t0;
+    const double t0 = bench_now_ms();
+    bench_sink = bench_floor_sum(x, n);
+    return bench_now_ms() - t0;
 }
 
-static double median(double *t, int n)
-{
-    qsort(t, (size_t)n, sizeof t[0], cmp);
-    return t[n / 2];
-}
+static double median(double *t, int n) { return bench_median(t, n); }
 
 typedef struct workload {
     const char *name;
@@ -55,7 +36,11 @@ typedef struct workload {
 
 int main(int argc, char **argv)
 {
-    const char *only = argc > 1 ? argv[1] : NULL;
+    const char *arg = argc > 1 ? argv[1] : NULL;
+    const int w_only = arg && strcmp(arg, "--w-only") == 0;
+    const int real_only = arg && strcmp(arg, "--real-only") == 0;
+    const char *only = w_only || real_only ? NULL : arg;
+    const char *data_dir = getenv("FI_BENCH_DATA") ? getenv("FI_BENCH_DATA") : "build/bench";
     const int64_t M = 4096, IMG = 448;
     const workload w[] = {
         {"W1-element", 4, M * M, M * M, 1, 1, 1, 0, 7, 0},
@@ -70,7 +55,7 @@ int main(int argc, char **argv)
     uint64_t seed = 12345;
     for (size_t t = 0; t < sizeof w / sizeof w[0]; t++) {
         const workload *wl = &w[t];
-        if (only && strcmp(only, wl->name) != 0) continue;
+        if (real_only || (only && strcmp(only, wl->name) != 0)) continue;
         const int64_t K = wl->K, n = wl->n;
         float *S = malloc(sizeof(float) * (size_t)(K * n));
         double *out = malloc(sizeof(double) * (size_t)wl->count), P[16], z = 0;
@@ -117,14 +102,14 @@ int main(int argc, char **argv)
         for (int r = 0; r < wl->reps; r++) {
             tf[r] = floor_once(S, wl->bf16 ? K * n / 2 : K * n);
             for (int c = 0; c < CONFIGS; c++) {
-                const double t0 = now_ms();
+                const double t0 = bench_now_ms();
                 const int st =
                     wl->indexed
                         ? fi_direct_indexed(ctx[c], K, P, dt, S, n, n, &ib, NULL, K - 1, out,
                                             cfg_flags[c])
                         : fi_direct(ctx[c], K, P, dt, S, n, n, &bl, NULL, K - 1, out,
                                     cfg_flags[c]);
-                tl[c][r] = now_ms() - t0;
+                tl[c][r] = bench_now_ms() - t0;
                 if (st != FI_OK) {
                     fprintf(stderr, "%s: %s\n", wl->name, fi_context_error(ctx[c]));
                     return 1;
@@ -144,5 +129,5 @@ int main(int argc, char **argv)
         free(offsets);
         free(indices);
     }
-    return 0;
+    return w_only ? 0 : bench_real(only, data_dir);
 }
