@@ -11,7 +11,8 @@ __all__ = ["Owned"]
 
 
 class Owned(object):
-    """Base of the wrappers of fi_mean, fi_threshold and fi_class_stream."""
+    """Base of the wrappers of fi_metric, fi_accumulator, fi_mean, fi_threshold and
+    fi_class_stream."""
 
     _free = ""        # the C function that frees the handle
     _info_name = ""   # what the object is called in messages
@@ -60,5 +61,6 @@ class Owned(object):
         other.handle  # a closed one fails here, before any C call
 
     def __reduce__(self) -> Tuple:
-        raise TypeError("pickle a %s through serialize() and the Context's deserialize_*"
+        raise TypeError("a %s owns a C object and cannot be pickled; where it has serialize(), "
+                        "pickle its image and read it back with the Context's deserialize_*"
                         % type(self).__name__)
