@@ -9,7 +9,10 @@
  * fi_metric_from_scores + fi_compute against the floor of the scores, mode "compute" times
  * fi_compute alone against a read of its inputs: the target row and the metric's bytes as
  * src/api/metric.c stores them (p = 1: one double per block; p >= K: a copy of the blocks'
- * scores; else min(p, K) x p doubles per block), read as doubles. */
+ * scores; else min(p, K) x p doubles per block), read as doubles.
+ * Then the real-gradient workloads of bench/real.c (their cache files in $FI_BENCH_DATA,
+ * default build/bench).  Usage: bench [--w-only | --real-only | NAME (a W name, or a prefix of
+ * real ones)] */
 #define _POSIX_C_SOURCE 200809L
 #include <stdint.h>
 #include <stdio.h>
@@ -17,50 +20,29 @@
 #include <string.h>
 #include <time.h>
 
+#include "bench.h"
 #include "fi.h"
 
-static double now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
-
-static int cmp(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static volatile float sink;
-
-/* The floor: one streaming pass over n floats, 8 independent partial sums. */
+/* The floor: one streaming pass over n floats. */
 static double floor_once(const float *x, int64_t n)
 {
-    double t0 = now_ms();
-    float acc[8] = {0};
-    for (int64_t i = 0; i + 8 <= n; i += 8)
-        for (int j = 0; j < 8; j++) acc[j] += x[i + j];
-    sink = acc[0] + acc[1] + acc[2] + acc[3] + acc[4] + acc[5] + acc[6] + acc[7];
-    return now_ms() - t0;
+    const double t0 = bench_now_ms();
+    bench_sink = bench_floor_sum(x, n);
+    return bench_now_ms() - t0;
 }
 
-/* The floor of fi_compute: the target's floats and the factor's doubles, one pass each. */
+/* The floor of fi_compute's metric: one pass over n doubles, 8 independent partial sums. */
 static double floor_doubles(const double *x, int64_t n)
 {
-    double t0 = now_ms();
+    const double t0 = bench_now_ms();
     double acc[8] = {0};
     for (int64_t i = 0; i + 8 <= n; i += 8)
         for (int j = 0; j < 8; j++) acc[j] += x[i + j];
-    sink = (float)(acc[0] + acc[1] + acc[2] + acc[3] + acc[4] + acc[5] + acc[6] + acc[7]);
-    return now_ms() - t0;
+    bench_sink = acc[0] + acc[1] + acc[2] + acc[3] + acc[4] + acc[5] + acc[6] + acc[7];
+    return bench_now_ms() - t0;
 }
 
-static double median(double *t, int n)
-{
-    qsort(t, (size_t)n, sizeof t[0], cmp);
-    return t[n / 2];
-}
+static double median(double *t, int n) { return bench_median(t, n); }
 
 typedef struct workload {
     const char *name;
@@ -71,7 +53,11 @@ typedef struct workload {
 
 int main(int argc, char **argv)
 {
-    const char *only = argc > 1 ? argv[1] : NULL;
+    const char *arg = argc > 1 ? argv[1] : NULL;
+    const int w_only = arg && strcmp(arg, "--w-only") == 0;
+    const int real_only = arg && strcmp(arg, "--real-only") == 0;
+    const char *only = w_only || real_only ? NULL : arg;
+    const char *data_dir = getenv("FI_BENCH_DATA") ? getenv("FI_BENCH_DATA") : "build/bench";
     const int64_t M = 4096, IMG = 448;
     const workload w[] = {
         {"W1-element", 4, M * M, M * M, 1, 1, 1, 0, 7, 0},
@@ -86,7 +72,7 @@ int main(int argc, char **argv)
     uint64_t seed = 12345;
     for (size_t t = 0; t < sizeof w / sizeof w[0]; t++) {
         const workload *wl = &w[t];
-        if (only && strcmp(only, wl->name) != 0) continue;
+        if (real_only || (only && strcmp(only, wl->name) != 0)) continue;
         const int64_t K = wl->K, n = wl->n;
         float *S = malloc(sizeof(float) * (size_t)(K * n));
         double *out = malloc(sizeof(double) * (size_t)wl->count), P[16], z = 0;
@@ -139,14 +125,14 @@ int main(int argc, char **argv)
         for (int r = 0; r < wl->reps; r++) {
             tf[r] = floor_once(S, wl->bf16 ? K * n / 2 : K * n);
             for (int c = 0; c < CONFIGS; c++) {
-                const double t0 = now_ms();
+                const double t0 = bench_now_ms();
                 const int st =
                     wl->indexed
                         ? fi_direct_indexed(ctx[c], K, P, dt, S, n, n, &ib, NULL, K - 1, out,
                                             cfg_flags[c])
                         : fi_direct(ctx[c], K, P, dt, S, n, n, &bl, NULL, K - 1, out,
                                     cfg_flags[c]);
-                tl[c][r] = now_ms() - t0;
+                tl[c][r] = bench_now_ms() - t0;
                 if (st != FI_OK) {
                     fprintf(stderr, "%s: %s\n", wl->name, fi_context_error(ctx[c]));
                     return 1;
@@ -155,13 +141,13 @@ int main(int argc, char **argv)
             if (!metric_path) continue;
             fi_metric *m = NULL;
             const float *target = S + (K - 1) * n; /* class target argmax P, as fi_direct */
-            const double t0 = now_ms();
+            const double t0 = bench_now_ms();
             int st = wl->indexed
                          ? fi_metric_from_scores_indexed(ctx[0], K, P, dt, S, n, n, &ib, &m)
                          : fi_metric_from_scores(ctx[0], K, P, dt, S, n, n, &bl, &m);
-            const double t1 = now_ms();
+            const double t1 = bench_now_ms();
             st = st == FI_OK ? fi_compute(ctx[0], m, dt, target, out, 0) : st;
-            const double t2 = now_ms();
+            const double t2 = bench_now_ms();
             if (st != FI_OK) {
                 fprintf(stderr, "%s metric: %s\n", wl->name, fi_context_error(ctx[0]));
                 return 1;
@@ -191,5 +177,5 @@ int main(int argc, char **argv)
         free(offsets);
         free(indices);
     }
-    return 0;
+    return w_only ? 0 : bench_real(only, data_dir);
 }

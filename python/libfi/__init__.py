@@ -10,7 +10,9 @@ prediction, computed by the libfi C library through ctypes (numpy optional).
 PyTorch models: libfi.torch (per parameter tensor, per input pixel or patch, streaming).
 
 Modules: _loader (finding and checking the library), _arrays (reading numpy arrays, torch
-tensors and buffers in place), blocks, context, metric, accumulator, selection, errors.
+tensors and buffers in place), blocks, context, metric, accumulator, selection, errors; the
+workflow at scale (libfi 1.2): mean (16-byte-per-block mean), threshold (top k and FI-Low
+across arrays never concatenated), class_stream (FI from classes fed one at a time).
 Every FI_* constant is read from the loaded library at run time (fi_constant):
 libfi.FI_F32, libfi.constant("FI_OPT_RCOND").
 """
@@ -20,6 +22,9 @@ from typing import Any
 from ._loader import MIN_VERSION, Library, library, load
 from ._protos import STATUS_NAMES as _STATUS_NAMES
 from .accumulator import Accumulator
+from .class_stream import ClassStream
+from .mean import Mean
+from .threshold import Threshold
 from .blocks import Blocks, IndexBlocks
 from .context import Context
 from .errors import (ArgumentError, CopyRefused, FIError, FIUnavailable, LibraryNotFound,
@@ -40,6 +45,7 @@ HAVE_NUMPY = _np is not None
 __all__ = [
     "FIError", "FIUnavailable", "LibraryNotFound", "LibraryVersionError", "ArgumentError",
     "CopyRefused", "Library", "Blocks", "IndexBlocks", "Context", "Metric", "Accumulator",
+    "Mean", "Threshold", "ClassStream",
     "Selection", "library", "load", "constant", "strerror", "version", "fraction_count",
     "select_top", "select_random_low", "select_complement", "indices_to_mask", "top_fraction",
     "random_low_fraction", "HAVE_NUMPY", "MIN_VERSION",

@@ -71,8 +71,8 @@ PROTOS: Dict[str, Proto] = {
     "fi_accumulator_serialized_size": (S, [_vp]),
     "fi_accumulator_serialize": (I, [_vp, _vp, _vp, S]),
     "fi_accumulator_deserialize": (I, [_vp, _vp, S, _vpp]),
-    # 1.2.0, the workflow at scale (fi_mean_*, fi_threshold_*, fi_class_stream_*): prototypes
-    # only, not wrapped by the package yet.
+    # 1.2.0, the workflow at scale (fi_mean_*, fi_threshold_*, fi_class_stream_*): wrapped by
+    # mean.py, threshold.py and class_stream.py.
     "fi_mean_create": (I, [_vp, _i64, _vpp]),
     "fi_mean_free": (None, [_vp]),
     "fi_mean_add": (I, [_vp, _vp, _vp, D]),

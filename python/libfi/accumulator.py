@@ -5,7 +5,7 @@ import ctypes
 from typing import Any, Tuple
 
 from ._arrays import _Call
-from .errors import ArgumentError
+from ._handle import Owned
 
 __all__ = ["Accumulator"]
 
@@ -13,37 +13,15 @@ __all__ = ["Accumulator"]
 # ------------------------------------------------------------------ accumulator
 
 
-class Accumulator(object):
+class Accumulator(Owned):
     """An fi_accumulator: weighted, mergeable per-block sums of FI."""
 
+    _free = "fi_accumulator_free"
+
     def __init__(self, ctx, handle: int, shape=None):
-        self.ctx = ctx
-        self._handle = handle
+        super().__init__(ctx, handle)
         self.count = self.info()[0]
         self.shape = tuple(shape) if shape is not None else None  # of result()
-
-    @property
-    def handle(self) -> int:
-        if not self._handle:
-            raise ArgumentError("the Accumulator is closed")
-        return self._handle
-
-    def close(self) -> None:
-        h, self._handle = self._handle, None
-        if h:
-            self.ctx.lib.fn("fi_accumulator_free")(h)
-
-    def __del__(self):
-        try:
-            self.close()
-        except Exception:
-            pass
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
 
     def add(self, fi: Any, weight: float = 1.0) -> None:
         """fi_accumulator_add: one sample's FI (count values) with weight."""

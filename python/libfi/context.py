@@ -12,6 +12,9 @@ from .blocks import Blocks, IndexBlocks
 from .errors import ArgumentError
 from .metric import Metric
 from .accumulator import Accumulator
+from .class_stream import ClassStream, stream_blocks
+from .mean import Mean
+from .threshold import Threshold
 from . import selection
 
 __all__ = ["Context"]
@@ -304,6 +307,74 @@ class Context(object):
         self._run("fi_accumulator_deserialize", c, self.handle, bv.address,
                   bv.size * bv.itemsize, ctypes.byref(h))
         return Accumulator(self, h.value)
+
+    # -- the workflow at scale (1.2)
+    def mean(self, count: Union[int, Tuple[int, ...]]) -> Mean:
+        """fi_mean_create: an empty 16-byte-per-block mean of count blocks (or of a shape,
+        which result() then gives its arrays)."""
+        shape = tuple(int(d) for d in count) if isinstance(count, (tuple, list)) else None
+        n = 1
+        for d in (shape if shape is not None else (count,)):
+            n *= int(d)
+        if n < 0:
+            raise ArgumentError("count must be >= 0, got %r" % (count,), "count")
+        h = _vp()
+        self._run("fi_mean_create", None, self.handle, n, ctypes.byref(h))
+        return Mean(self, h.value, shape)
+
+    def deserialize_mean(self, buf: ArrayLike,
+                         shape: Optional[Tuple[int, ...]] = None) -> Mean:
+        """fi_mean_deserialize: a Mean from bytes made by Mean.serialize()."""
+        c = _Call(self)
+        bv = c.raw(buf, "buf")
+        h = _vp()
+        self._run("fi_mean_deserialize", c, self.handle, bv.address, bv.size * bv.itemsize,
+                  ctypes.byref(h))
+        return Mean(self, h.value, shape)
+
+    def threshold(self) -> Threshold:
+        """fi_threshold_create: a selector of the k largest values across arrays."""
+        h = _vp()
+        self._run("fi_threshold_create", None, self.handle, ctypes.byref(h))
+        return Threshold(self, h.value, random=False)
+
+    def threshold_random(self, seed: int) -> Threshold:
+        """fi_threshold_create_random: a selector of k elements drawn uniformly (FI-Low)."""
+        h = _vp()
+        self._run("fi_threshold_create_random", None, self.handle,
+                  int(seed) & 0xFFFFFFFFFFFFFFFF, ctypes.byref(h))
+        return Threshold(self, h.value, random=True, seed=int(seed))
+
+    def deserialize_threshold(self, buf: ArrayLike) -> Threshold:
+        """fi_threshold_deserialize: a selector from bytes made by Threshold.serialize()."""
+        c = _Call(self)
+        bv = c.raw(buf, "buf")
+        h = _vp()
+        self._run("fi_threshold_deserialize", c, self.handle, bv.address,
+                  bv.size * bv.itemsize, ctypes.byref(h))
+        kind = int.from_bytes(bytes(buf)[16:24], "little")  # image offset 16: 1 = random
+        seed = int.from_bytes(bytes(buf)[24:32], "little") if kind == 1 else None
+        return Threshold(self, h.value, random=kind == 1, seed=seed)
+
+    def class_stream(self, n: Union[int, Tuple[int, ...]], blocks: BlocksLike = None,
+                     target_class: Optional[int] = None) -> ClassStream:
+        """fi_class_stream_create: FI from classes fed one at a time over n coordinates (or
+        a shape: one score vector's shape, which element FI then takes). blocks: affine, at
+        most 8 coordinates each (None: elements). target_class: the class (in the order
+        fed) whose score is the class target, or None to give a target to finish(). The
+        context's class mode is fixed now."""
+        shape = tuple(int(d) for d in n) if isinstance(n, (tuple, list)) else None
+        size = 1
+        for d in (shape if shape is not None else (n,)):
+            size *= int(d)
+        blk = stream_blocks(blocks, size, shape)
+        if target_class is not None and int(target_class) < 0:
+            raise ArgumentError("target_class must be >= 0 or None", "target_class")
+        h = _vp()
+        self._run("fi_class_stream_create", None, self.handle, size, ctypes.byref(blk),
+                  -1 if target_class is None else int(target_class), ctypes.byref(h))
+        return ClassStream(self, h.value, size, blk, shape,
+                           None if target_class is None else int(target_class))
 
 
 def _blocks(blocks, n, row_shape=None):

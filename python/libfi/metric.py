@@ -4,47 +4,26 @@ import ctypes
 from typing import Any, Optional, Tuple
 
 from ._arrays import _Call, _resolve_dtype
+from ._handle import Owned
 from .errors import ArgumentError
 
 __all__ = ["Metric"]
 
 
 
-class Metric(object):
+class Metric(Owned):
     """An fi_metric made by Context.metric. Read-only: may be shared between threads (each
     thread calling through its own Context: metric.compute(target, ctx=...))."""
 
+    _free = "fi_metric_free"
+
     def __init__(self, ctx, handle: int, n: int, shape: Optional[Tuple[int, ...]] = None):
-        self.ctx = ctx
-        self._handle = handle
+        super().__init__(ctx, handle)
         self.n = n
         self.shape = shape  # of the FI values: the blocks' shape
         lib = ctx.lib
         self.count = int(lib.fn("fi_metric_count")(handle))
         self.classes = int(lib.fn("fi_metric_classes")(handle))
-
-    @property
-    def handle(self) -> int:
-        if not self._handle:
-            raise ArgumentError("the Metric is closed")
-        return self._handle
-
-    def close(self) -> None:
-        h, self._handle = self._handle, None
-        if h:
-            self.ctx.lib.fn("fi_metric_free")(h)
-
-    def __del__(self):
-        try:
-            self.close()
-        except Exception:
-            pass
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
 
     def compute(self, target: Any, out: Any = None, accumulate: bool = False,
                 dtype: Any = None, ctx: Any = None) -> Any:

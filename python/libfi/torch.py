@@ -19,6 +19,15 @@ Memory. The K class scores are produced one parameter tensor (or a group of smal
 a time with torch.autograd.grad on a retained graph, handed to libfi in place (float32, bf16,
 f16 or float64, the parameter's own dtype) and dropped: peak extra memory is about
 (K + 1) x the largest tensor, not K x the model. The price is K backward passes per group.
+With class_stream=True (element FI, and blocks of at most 8 coordinates) each class's
+gradient is fed to an fi_class_stream as soon as it is made and dropped: peak extra memory is
+one gradient of the group plus the stream's running sums (8-24 bytes per element), whatever K.
+
+Dataset averages go to libfi.Mean (16 bytes per block; fi_mean_add_direct computes and adds
+a sample's FI without an FI array) unless exact=True, which keeps libfi.Accumulator (80 bytes
+per block, bit-identical whatever the order of adds and merges; Mean's sums are within a
+relative (N-1)*2^-53 of exact). top_fraction / low_fraction rank the blocks of every tensor
+together through libfi.Threshold, without concatenating them.
 
 Nothing the caller passed is modified: parameters are read through autograd (their .grad
 stays as it was), inputs are cloned before a gradient is taken with respect to them. Only
@@ -32,9 +41,11 @@ import numpy as np
 import torch
 
 from .blocks import Blocks, IndexBlocks
+from .class_stream import MAX_BLOCK
 from .context import Context
 from .errors import ArgumentError
-from .selection import Selection, random_low_fraction as _random_low, top_fraction as _top
+from .selection import Selection
+from .threshold import random_low_fraction as _random_low, top_fraction as _top
 
 __all__ = ["compute", "parameter_fi", "input_fi", "TensorFI", "Result", "top_fraction",
            "low_fraction", "zeroed", "quantized", "Edit", "class_log_probs"]
@@ -242,6 +253,7 @@ def compute(model: torch.nn.Module, inputs: torch.Tensor,
             parameters: Union[bool, Iterable[str]] = True,
             layouts: Sequence[str] = LAYOUTS, input_blocks: Optional[str] = None,
             patch: Optional[Tuple[int, int]] = None, budget: Optional[int] = None,
+            class_stream: bool = False, exact: bool = False,
             ctx: Optional[Context] = None, **options) -> Result:
     """FI of model on a batch of inputs (N, ...), see the module doc.
 
@@ -254,6 +266,11 @@ def compute(model: torch.nn.Module, inputs: torch.Tensor,
                 channels per pixel), "patches" (with patch=(ph, pw))
     budget      elements per autograd group (default: the largest parameter tensor); the
                 peak memory of the scores is about (K + 1) x budget elements
+    class_stream feed the classes one at a time to fi_class_stream (parameter layouts whose
+                blocks have at most 8 coordinates, e.g. "elements"): peak memory one gradient
+                of budget elements plus O(budget) sums, whatever K; input FI stays on fi_direct
+    exact       dataset means through the bit-reproducible Accumulator (80 bytes per block)
+                instead of the 16-byte Mean (see the module doc)
     ctx         a libfi.Context (default: a new one made with **options, e.g. rcond=1e-6).
                 Without an rcond the library's default rank tolerance is used, which follows
                 the parameters' dtype (set explicitly here for libfi 1.1.0, whose default
@@ -282,12 +299,14 @@ def compute(model: torch.nn.Module, inputs: torch.Tensor,
     N = inputs.shape[0]
     if targets is not None and len(targets) != N:
         raise ArgumentError("%d targets for %d inputs" % (len(targets), N), "targets")
+    if class_stream:
+        _check_streamable(params, layouts)
     own_ctx = ctx is None
     ctx = ctx or Context(**options)
     try:
         shim = ctx.rcond < 0 and not _library_rcond_is_dtype_aware(ctx)
         return _run(model, inputs, classes, targets, params, layouts, input_blocks, patch,
-                    budget, ctx, shim)
+                    budget, ctx, shim, bool(class_stream), bool(exact))
     finally:
         if own_ctx:
             ctx.close()
@@ -307,15 +326,63 @@ def _input_blocks(shape: Tuple[int, ...], kind: str, patch):
     return IndexBlocks.patches(H, W, C, patch[0], patch[1], layout="chw")
 
 
+def _check_streamable(params, layouts) -> None:
+    """class_stream=True: every parameter layout must have affine blocks of <= 8 coordinates."""
+    for name, p in params:
+        for lay in layouts:
+            b = _layout_blocks(tuple(p.shape), lay)
+            if b is None:
+                continue
+            size = b.size if isinstance(b, Blocks) else MAX_BLOCK + 1
+            if size > MAX_BLOCK:
+                raise ArgumentError(
+                    "class_stream=True streams blocks of at most %d coordinates; layout %r of "
+                    "%s has %d (use layouts=('elements',) or class_stream=False)"
+                    % (MAX_BLOCK, lay, name, size), "layouts")
+
+
+def _stream_group(ctx, logp, P, k, group, blocks, layouts, accs, retain):
+    """The FI of one group's tensors from the classes one at a time: each class's gradient is
+    fed to a class stream per (tensor, layout) and dropped before the next is made."""
+    streams = {}
+    try:
+        for name, p in group:
+            for lay in layouts:
+                b = blocks.get((name, lay))
+                if b is not None:
+                    streams[(name, lay)] = ctx.class_stream(p.numel(), b, target_class=k)
+        tensors = [p for _, p in group]
+        K = logp.shape[0]
+        for i in range(K):
+            grads = torch.autograd.grad(logp[i], tensors, retain_graph=retain or i < K - 1,
+                                        allow_unused=True)
+            for (name, p), g in zip(group, grads):
+                if g is None:
+                    g = torch.zeros_like(p)  # the class does not depend on this tensor
+                for lay in layouts:
+                    cs = streams.get((name, lay))
+                    if cs is not None:
+                        cs.add(float(P[i]), g.detach())
+            del grads, g
+        for key, cs in streams.items():
+            accs[key].add(cs.finish())
+    finally:
+        for cs in streams.values():
+            cs.close()
+
+
 def _run(model, inputs, classes, targets, params, layouts, input_blocks, patch, budget, ctx,
-         shim):
+         shim, class_stream=False, exact=False):
     res = Result()
     N = inputs.shape[0]
     budget = budget or max([p.numel() for _, p in params] or [1])
     groups = _groups(params, budget)
     blocks = {(n, lay): _layout_blocks(tuple(p.shape), lay) for n, p in params for lay in layouts}
     blocks = {k: v for k, v in blocks.items() if v is not None}
-    accs = {k: ctx.accumulator(b.shape or (b.count,)) for k, b in blocks.items()}
+    # The 16-byte Mean where the library has it (1.2), the exact Accumulator on request.
+    fused = not exact and ctx.lib.has("fi_mean_create")
+    make = ctx.mean if fused else ctx.accumulator
+    accs = {k: make(b.shape or (b.count,)) for k, b in blocks.items()}
     in_blocks = _input_blocks(tuple(inputs.shape[1:]), input_blocks, patch) \
         if input_blocks else None
     probs, predicted, per_input = [], [], []
@@ -336,14 +403,21 @@ def _run(model, inputs, classes, targets, params, layouts, input_blocks, patch, 
                 probs.append(P / P.sum())
                 predicted.append(k)
                 for gi, group in enumerate(groups):
-                    S_all = _scores(logp, [p for _, p in group],
-                                    retain=in_blocks is not None or gi < len(groups) - 1)
+                    retain = in_blocks is not None or gi < len(groups) - 1
+                    if class_stream:
+                        _stream_group(ctx, logp, P, k, group, blocks, layouts, accs, retain)
+                        continue
+                    S_all = _scores(logp, [p for _, p in group], retain=retain)
                     for j, (name, _) in enumerate(group):
                         for lay in layouts:
                             b = blocks.get((name, lay))
-                            if b is not None:
-                                fi = _direct(ctx, P, S_all[j], b, k, shim)
-                                accs[(name, lay)].add(fi)
+                            if b is None:
+                                continue
+                            if fused and not shim and isinstance(b, Blocks):
+                                # fi_direct fused with the add: no FI array per sample
+                                accs[(name, lay)].add_direct(P, S_all[j], b, target_class=k)
+                            else:
+                                accs[(name, lay)].add(_direct(ctx, P, S_all[j], b, k, shim))
                     # No name may keep this group's scores alive while the next is made.
                     del S_all
                 if in_blocks is not None:
@@ -394,7 +468,8 @@ def _values(res, layout: str) -> Dict[str, np.ndarray]:
 
 def top_fraction(res, fraction: float, layout: str = "elements", ctx=None) -> Selection:
     """The top fraction of all blocks (elements, rows or columns) across every tensor of a
-    Result (or a {name: FI array} dict), ranked together: the paper's FI-High set."""
+    Result (or a {name: FI array} dict), ranked together (ties by tensor order, then index):
+    the paper's FI-High set, found by libfi.Threshold without concatenating the tensors."""
     sel = _top(_values(res, layout), fraction, ctx)
     sel.layout = layout
     return sel
@@ -403,7 +478,8 @@ def top_fraction(res, fraction: float, layout: str = "elements", ctx=None) -> Se
 def low_fraction(res, fraction: float, seed: int = 0, layout: str = "elements",
                  ctx=None) -> Selection:
     """The paper's FI-Low baseline: as many blocks as top_fraction selects, drawn uniformly
-    (seeded) outside the top fraction."""
+    (seeded) outside the top fraction, by libfi.Threshold's draw across the tensors (the same
+    whatever the shard split; a different draw than libfi.selection.random_low_fraction's)."""
     sel = _random_low(_values(res, layout), fraction, seed, ctx=ctx)
     sel.layout = layout
     return sel

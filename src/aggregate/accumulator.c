@@ -11,6 +11,7 @@
  * XS_K*XS_W - XS_W = 90 binary places below the largest term are dropped, the same ones in
  * every order. docs/aggregation.md has the format and the bounds. */
 #include "core/core.h"
+#include "core/image.h"
 
 #define XS_W 30                                   /* bits per bin                          */
 #define XS_K 4                                    /* bins kept per sum                     */
@@ -310,30 +311,14 @@ int fi_accumulator_info(const fi_accumulator *acc, int64_t *count, int64_t *samp
 #define ACC_V1_FORMAT 1u
 #define ACC_V1_HEAD 32u
 
-static void put_u64(unsigned char *p, uint64_t v)
-{
-    for (int i = 0; i < 8; i++) p[i] = (unsigned char)(v >> (8 * i));
-}
-
-static uint64_t get_u64(const unsigned char *p)
-{
-    uint64_t v = 0;
-    for (int i = 0; i < 8; i++) v |= (uint64_t)p[i] << (8 * i);
-    return v;
-}
-
 /* Checksum of n bytes (a multiple of 8) read as little-endian words: h = (h ^ v) * P,
- * h ^= h >> 32. Both steps are bijections of h, so a change confined to one word always
+ * h ^= h >> 32, seeded with "LIBFIACC" read big-endian (fi__image_checksum, shared with the
+ * other images). Both steps are bijections of h, so a change confined to one word always
  * changes the result, and the shift carries high bits down so that changes in several
  * words do not cancel bit by bit. Eight bytes per multiply: cheap next to the copy. */
 static uint64_t acc_checksum(const unsigned char *p, size_t n)
 {
-    uint64_t h = UINT64_C(0x4c49424649414343); /* "LIBFIACC" read big-endian */
-    for (size_t i = 0; i + 8 <= n; i += 8) {
-        h = (h ^ get_u64(p + i)) * UINT64_C(0x9e3779b97f4a7c15);
-        h ^= h >> 32;
-    }
-    return h;
+    return fi__image_checksum(UINT64_C(0x4c49424649414343), p, n);
 }
 
 /* FNV-1a 64, the checksum of format 1. */
@@ -366,8 +351,8 @@ size_t fi_accumulator_serialized_size(const fi_accumulator *acc)
 
 static unsigned char *put_sum(unsigned char *q, const xsum *x)
 {
-    put_u64(q, (uint64_t)(int64_t)x->top);
-    for (int i = 0; i < XS_K; i++) put_u64(q + 8 + 8 * i, (uint64_t)x->c[i]);
+    fi__image_put_u64(q, (uint64_t)(int64_t)x->top);
+    for (int i = 0; i < XS_K; i++) fi__image_put_u64(q + 8 + 8 * i, (uint64_t)x->c[i]);
     return q + ACC_SUM;
 }
 
@@ -382,14 +367,14 @@ int fi_accumulator_serialize(fi_context *ctx, const fi_accumulator *acc, void *b
                         size, need);
     unsigned char *p = buf;
     memcpy(p, ACC_MAGIC, 8);
-    put_u64(p + 8, ACC_FORMAT);
-    put_u64(p + 16, (uint64_t)acc->count);
-    put_u64(p + 24, (uint64_t)acc->samples);
-    put_u64(p + 32, (uint64_t)XS_W | (uint64_t)XS_K << 32);
+    fi__image_put_u64(p + 8, ACC_FORMAT);
+    fi__image_put_u64(p + 16, (uint64_t)acc->count);
+    fi__image_put_u64(p + 24, (uint64_t)acc->samples);
+    fi__image_put_u64(p + 32, (uint64_t)XS_W | (uint64_t)XS_K << 32);
     unsigned char *q = put_sum(p + ACC_HEAD, &acc->w);
     q = put_sum(q, &acc->w2);
     for (int64_t s = 0; s < 2 * acc->count; s++) q = put_sum(q, &acc->sx[s]);
-    put_u64(q, acc_checksum(p, need - 8));
+    fi__image_put_u64(q, acc_checksum(p, need - 8));
     fi__ok(ctx);
     return FI_OK;
 }
@@ -416,10 +401,10 @@ static const char *check_sum(const xsum *x, int64_t samples, bool nonneg)
 /* Reads one sum of a format-2 image and validates it (see check_sum). */
 static const char *get_sum(const unsigned char *q, xsum *x, int64_t samples, bool nonneg)
 {
-    const int64_t top = (int64_t)get_u64(q);
+    const int64_t top = (int64_t)fi__image_get_u64(q);
     if (top != XS_EMPTY && (top < 0 || top > XS_TOP_MAX)) return "top bin outside [-1, 69]";
     x->top = (int32_t)top;
-    for (int i = 0; i < XS_K; i++) x->c[i] = (int64_t)get_u64(q + 8 + 8 * i);
+    for (int i = 0; i < XS_K; i++) x->c[i] = (int64_t)fi__image_get_u64(q + 8 + 8 * i);
     return check_sum(x, samples, nonneg);
 }
 
@@ -436,7 +421,7 @@ static int bad_sum(fi_context *ctx, const char *version, int64_t s, const char *
 
 static int read_v2(fi_context *ctx, const unsigned char *p, size_t size, fi_accumulator **acc)
 {
-    const int64_t count = (int64_t)get_u64(p + 16), samples = (int64_t)get_u64(p + 24);
+    const int64_t count = (int64_t)fi__image_get_u64(p + 16), samples = (int64_t)fi__image_get_u64(p + 24);
     const size_t need = image_size(count);
     if (need == 0)
         return fi__fail(ctx, FI_ERR_FORMAT, "image holds an impossible block count %lld",
@@ -444,12 +429,12 @@ static int read_v2(fi_context *ctx, const unsigned char *p, size_t size, fi_accu
     if (size != need)
         return fi__fail(ctx, FI_ERR_FORMAT, "image of %lld blocks must be %zu bytes, got %zu "
                         "(truncated or padded)", (long long)count, need, size);
-    const uint64_t geometry = get_u64(p + 32);
+    const uint64_t geometry = fi__image_get_u64(p + 32);
     if (geometry != ((uint64_t)XS_W | (uint64_t)XS_K << 32))
         return fi__fail(ctx, FI_ERR_FORMAT, "image has bins of %u bits x %u, this library "
                         "uses %d x %d", (unsigned)(geometry & 0xffffffffu),
                         (unsigned)(geometry >> 32), XS_W, XS_K);
-    if (get_u64(p + need - 8) != acc_checksum(p, need - 8))
+    if (fi__image_get_u64(p + need - 8) != acc_checksum(p, need - 8))
         return fi__fail(ctx, FI_ERR_FORMAT, "checksum mismatch: the image is corrupt");
     if (samples < 0 || samples > ACC_MAX_SAMPLES)
         return fi__fail(ctx, FI_ERR_FORMAT, "image holds an impossible sample count %lld",
@@ -472,20 +457,12 @@ static int read_v2(fi_context *ctx, const unsigned char *p, size_t size, fi_accu
     return FI_OK;
 }
 
-static double get_f64(const unsigned char *p)
-{
-    const uint64_t v = get_u64(p);
-    double d;
-    memcpy(&d, &v, sizeof d);
-    return d;
-}
-
 /* Format 1: u64 format, i64 count, i64 samples, then (hi, lo) double pairs of sum w,
  * sum w^2 and per block sum w*FI, sum w*FI^2, then FNV-1a. Each pair is added as two
  * terms, which reproduces its value exactly (hi and lo are 53 or more places apart). */
 static int read_v1(fi_context *ctx, const unsigned char *p, size_t size, fi_accumulator **acc)
 {
-    const int64_t count = (int64_t)get_u64(p + 16), samples = (int64_t)get_u64(p + 24);
+    const int64_t count = (int64_t)fi__image_get_u64(p + 16), samples = (int64_t)fi__image_get_u64(p + 24);
     const size_t need = image_size_v1(count);
     if (need == 0)
         return fi__fail(ctx, FI_ERR_FORMAT, "format-1 image holds an impossible block count "
@@ -493,14 +470,14 @@ static int read_v1(fi_context *ctx, const unsigned char *p, size_t size, fi_accu
     if (size != need)
         return fi__fail(ctx, FI_ERR_FORMAT, "format-1 image of %lld blocks must be %zu bytes, "
                         "got %zu (truncated or padded)", (long long)count, need, size);
-    if (get_u64(p + need - 8) != fnv1a(p, need - 8))
+    if (fi__image_get_u64(p + need - 8) != fnv1a(p, need - 8))
         return fi__fail(ctx, FI_ERR_FORMAT, "checksum mismatch: the format-1 image is corrupt");
     if (samples < 0 || samples > ACC_MAX_SAMPLES)
         return fi__fail(ctx, FI_ERR_FORMAT, "format-1 image holds an impossible sample count "
                         "%lld", (long long)samples);
     const unsigned char *q = p + ACC_V1_HEAD;
     for (size_t off = 0; off < need - 8 - ACC_V1_HEAD; off += 8)
-        if (!isfinite(get_f64(q + off)))
+        if (!isfinite(fi__image_get_f64(q + off)))
             return fi__fail(ctx, FI_ERR_FORMAT, "format-1 image holds a non-finite sum");
     fi_accumulator *a = NULL;
     int status = fi_accumulator_create(ctx, count, &a);
@@ -509,8 +486,8 @@ static int read_v1(fi_context *ctx, const unsigned char *p, size_t size, fi_accu
     const int64_t nsums = 2 + 2 * count;
     for (int64_t s = 0; s < nsums; s++, q += 16) {
         xsum *x = s == 0 ? &a->w : s == 1 ? &a->w2 : &a->sx[s - 2];
-        xs_add(x, get_f64(q));
-        xs_add(x, get_f64(q + 8));
+        xs_add(x, fi__image_get_f64(q));
+        xs_add(x, fi__image_get_f64(q + 8));
         /* lo may be negative, so only the bounds are checked, not the signs. */
         const char *why = check_sum(x, samples, false);
         if (why) {
@@ -534,7 +511,7 @@ int fi_accumulator_deserialize(fi_context *ctx, const void *buf, size_t size, fi
     if (memcmp(p, ACC_MAGIC, 8) != 0)
         return fi__fail(ctx, FI_ERR_FORMAT, "not an accumulator image (bad magic, expected "
                         "\"LIBFIACC\")");
-    const uint64_t format = get_u64(p + 8);
+    const uint64_t format = fi__image_get_u64(p + 8);
     int status;
     if (format == ACC_FORMAT)
         status = read_v2(ctx, p, size, acc);

@@ -393,18 +393,18 @@ int fi_threshold_serialize(fi_context *ctx, const fi_threshold *sel, void *buf, 
                         size, THR_SIZE);
     unsigned char *p = buf;
     memcpy(p, THR_MAGIC, 8);
-    fi__wf_put_u64(p + 8, THR_FORMAT);
-    fi__wf_put_u64(p + 16, sel->random);
-    fi__wf_put_u64(p + 24, sel->seed);
-    fi__wf_put_u64(p + 32, (uint64_t)sel->round);
-    fi__wf_put_u64(p + 40, sel->prefix);
-    fi__wf_put_u64(p + 48, (uint64_t)sel->k);
-    fi__wf_put_u64(p + 56, (uint64_t)sel->above);
-    fi__wf_put_u64(p + 64, (uint64_t)sel->in_prefix);
-    fi__wf_put_u64(p + 72, THR_BITS);
-    fi__wf_put_u64(p + 80, THR_BINS);
-    for (int j = 0; j < THR_BINS; j++) fi__wf_put_u64(p + THR_HEAD + 8 * (size_t)j, sel->hist[j]);
-    fi__wf_put_u64(p + THR_SIZE - 8, fi__wf_checksum(THR_SEED, p, THR_SIZE - 8));
+    fi__image_put_u64(p + 8, THR_FORMAT);
+    fi__image_put_u64(p + 16, sel->random);
+    fi__image_put_u64(p + 24, sel->seed);
+    fi__image_put_u64(p + 32, (uint64_t)sel->round);
+    fi__image_put_u64(p + 40, sel->prefix);
+    fi__image_put_u64(p + 48, (uint64_t)sel->k);
+    fi__image_put_u64(p + 56, (uint64_t)sel->above);
+    fi__image_put_u64(p + 64, (uint64_t)sel->in_prefix);
+    fi__image_put_u64(p + 72, THR_BITS);
+    fi__image_put_u64(p + 80, THR_BINS);
+    for (int j = 0; j < THR_BINS; j++) fi__image_put_u64(p + THR_HEAD + 8 * (size_t)j, sel->hist[j]);
+    fi__image_put_u64(p + THR_SIZE - 8, fi__image_checksum(THR_SEED, p, THR_SIZE - 8));
     fi__ok(ctx);
     return FI_OK;
 }
@@ -436,35 +436,35 @@ int fi_threshold_deserialize(fi_context *ctx, const void *buf, size_t size, fi_t
     if (memcmp(p, THR_MAGIC, 8) != 0)
         return fi__fail(ctx, FI_ERR_FORMAT, "not a selector image (bad magic, expected "
                                             "\"LIBFITHR\")");
-    const uint64_t format = fi__wf_get_u64(p + 8);
+    const uint64_t format = fi__image_get_u64(p + 8);
     if (format != THR_FORMAT)
         return fi__fail(ctx, FI_ERR_FORMAT, "selector image format version %llu, this library "
                         "reads version %u", (unsigned long long)format, THR_FORMAT);
-    if (fi__wf_get_u64(p + 72) != THR_BITS || fi__wf_get_u64(p + 80) != THR_BINS)
+    if (fi__image_get_u64(p + 72) != THR_BITS || fi__image_get_u64(p + 80) != THR_BINS)
         return fi__fail(ctx, FI_ERR_FORMAT, "selector image has another digit width or bin "
                         "count (this library: %d bits, %d bins)", THR_BITS, THR_BINS);
     if (size != THR_SIZE)
         return fi__fail(ctx, FI_ERR_FORMAT, "selector image must be %zu bytes, got %zu "
                         "(truncated or padded)", THR_SIZE, size);
-    if (fi__wf_get_u64(p + THR_SIZE - 8) != fi__wf_checksum(THR_SEED, p, THR_SIZE - 8))
+    if (fi__image_get_u64(p + THR_SIZE - 8) != fi__image_checksum(THR_SEED, p, THR_SIZE - 8))
         return fi__fail(ctx, FI_ERR_FORMAT, "checksum mismatch: the selector image is corrupt");
     fi_threshold probe = {0};
-    const uint64_t kind = fi__wf_get_u64(p + 16), round = fi__wf_get_u64(p + 32);
-    probe.prefix = fi__wf_get_u64(p + 40);
-    probe.k = (int64_t)fi__wf_get_u64(p + 48);
-    probe.above = (int64_t)fi__wf_get_u64(p + 56);
-    probe.in_prefix = (int64_t)fi__wf_get_u64(p + 64);
+    const uint64_t kind = fi__image_get_u64(p + 16), round = fi__image_get_u64(p + 32);
+    probe.prefix = fi__image_get_u64(p + 40);
+    probe.k = (int64_t)fi__image_get_u64(p + 48);
+    probe.above = (int64_t)fi__image_get_u64(p + 56);
+    probe.in_prefix = (int64_t)fi__image_get_u64(p + 64);
     const char *why = bad_header(&probe, kind, round);
     if (why) return fi__fail(ctx, FI_ERR_FORMAT, "selector image: %s", why);
     fi_threshold *t = NULL;
-    int status = create(ctx, kind == 1, fi__wf_get_u64(p + 24), &t);
+    int status = create(ctx, kind == 1, fi__image_get_u64(p + 24), &t);
     if (status != FI_OK) return status;
     t->round = (int)round;
     t->prefix = probe.prefix;
     t->k = probe.k;
     t->above = probe.above;
     t->in_prefix = probe.in_prefix;
-    for (int j = 0; j < THR_BINS; j++) t->hist[j] = fi__wf_get_u64(p + THR_HEAD + 8 * (size_t)j);
+    for (int j = 0; j < THR_BINS; j++) t->hist[j] = fi__image_get_u64(p + THR_HEAD + 8 * (size_t)j);
     *sel = t;
     fi__ok(ctx);
     return FI_OK;

@@ -110,7 +110,8 @@ static bool gram_block(const direct_job *job, int64_t b, int64_t p, double psum,
             }
             fi__gram_add(&gm, K, bv, m, true, g);
         }
-        return fi__gram_fi(&gm, K, sp, psum, rcond, job->ctx->atol, fi, &rank);
+        return fi__gram_fi(&gm, K, sp, psum, rcond, job->ctx->atol, p, pb->dtype != FI_F64, fi,
+                           &rank);
     }
     if (p > FI_GRAM_MAX_K) return false;
     double gv[FI_GRAM_MAX_K];
@@ -248,7 +249,8 @@ static int blocks_range(void *arg, int64_t first, int64_t last, int worker, char
                 else
                     fi__row_sums(kern, pb, b0 * a->step, a->size, job->target, job->k, &gm);
                 if (gram_finite(&gm, K) &&
-                    fi__gram_fi(&gm, K, pb->sqrt_prob, psum, rcond, ctx->atol, &fi, &r) &&
+                    fi__gram_fi(&gm, K, pb->sqrt_prob, psum, rcond, ctx->atol, a->size,
+                                pb->dtype != FI_F64, &fi, &r) &&
                     isfinite(fi))
                     put(job, b0 + j, fi);
                 else
@@ -268,7 +270,8 @@ static int blocks_range(void *arg, int64_t first, int64_t last, int worker, char
             kern->index_sums(pb, job->l->indices + job->l->offsets[b], p, job->target, job->k,
                              &gm) &&
             gram_finite(&gm, K) &&
-            fi__gram_fi(&gm, K, pb->sqrt_prob, psum, fi__rcond(ctx, pb->dtype, p, K), ctx->atol, &fi, &r) &&
+            fi__gram_fi(&gm, K, pb->sqrt_prob, psum, fi__rcond(ctx, pb->dtype, p, K), ctx->atol, p,
+                        pb->dtype != FI_F64, &fi, &r) &&
             isfinite(fi))
             put(job, b, fi);
         else

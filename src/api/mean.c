@@ -307,14 +307,14 @@ int fi_mean_serialize(fi_context *ctx, const fi_mean *acc, void *buf, size_t siz
                         size, need);
     unsigned char *p = buf;
     memcpy(p, MEAN_MAGIC, 8);
-    fi__wf_put_u64(p + 8, MEAN_FORMAT);
-    fi__wf_put_u64(p + 16, (uint64_t)acc->count);
-    fi__wf_put_u64(p + 24, (uint64_t)acc->samples);
-    fi__wf_put_f64(p + 32, acc->w);
-    fi__wf_put_f64(p + 40, acc->w2);
-    fi__wf_put_u64(p + 48, 16);
-    for (int64_t i = 0; i < 2 * acc->count; i++) fi__wf_put_f64(p + MEAN_HEAD + 8 * i, acc->s[i]);
-    fi__wf_put_u64(p + need - 8, fi__wf_checksum(MEAN_SEED, p, need - 8));
+    fi__image_put_u64(p + 8, MEAN_FORMAT);
+    fi__image_put_u64(p + 16, (uint64_t)acc->count);
+    fi__image_put_u64(p + 24, (uint64_t)acc->samples);
+    fi__image_put_f64(p + 32, acc->w);
+    fi__image_put_f64(p + 40, acc->w2);
+    fi__image_put_u64(p + 48, 16);
+    for (int64_t i = 0; i < 2 * acc->count; i++) fi__image_put_f64(p + MEAN_HEAD + 8 * i, acc->s[i]);
+    fi__image_put_u64(p + need - 8, fi__image_checksum(MEAN_SEED, p, need - 8));
     fi__ok(ctx);
     return FI_OK;
 }
@@ -331,27 +331,27 @@ int fi_mean_deserialize(fi_context *ctx, const void *buf, size_t size, fi_mean *
     if (memcmp(p, MEAN_MAGIC, 8) != 0)
         return fi__fail(ctx, FI_ERR_FORMAT, "not a mean accumulator image (bad magic, expected "
                                             "\"LIBFIMEA\")");
-    const uint64_t format = fi__wf_get_u64(p + 8);
+    const uint64_t format = fi__image_get_u64(p + 8);
     if (format != MEAN_FORMAT)
         return fi__fail(ctx, FI_ERR_FORMAT, "mean image format version %llu, this library reads "
                         "version %u", (unsigned long long)format, MEAN_FORMAT);
-    const int64_t count = (int64_t)fi__wf_get_u64(p + 16);
-    const int64_t samples = (int64_t)fi__wf_get_u64(p + 24);
+    const int64_t count = (int64_t)fi__image_get_u64(p + 16);
+    const int64_t samples = (int64_t)fi__image_get_u64(p + 24);
     const size_t need = image_size(count);
-    if (need == 0 || fi__wf_get_u64(p + 48) != 16)
+    if (need == 0 || fi__image_get_u64(p + 48) != 16)
         return fi__fail(ctx, FI_ERR_FORMAT, "mean image holds an impossible block count %lld or "
                         "block size", (long long)count);
     if (size != need)
         return fi__fail(ctx, FI_ERR_FORMAT, "mean image of %lld blocks must be %zu bytes, got %zu "
                         "(truncated or padded)", (long long)count, need, size);
-    if (fi__wf_get_u64(p + need - 8) != fi__wf_checksum(MEAN_SEED, p, need - 8))
+    if (fi__image_get_u64(p + need - 8) != fi__image_checksum(MEAN_SEED, p, need - 8))
         return fi__fail(ctx, FI_ERR_FORMAT, "checksum mismatch: the mean image is corrupt");
-    const double w = fi__wf_get_f64(p + 32), w2 = fi__wf_get_f64(p + 40);
+    const double w = fi__image_get_f64(p + 32), w2 = fi__image_get_f64(p + 40);
     if (samples < 0 || !(w >= 0) || !(w2 >= 0) || (samples == 0 && (w != 0 || w2 != 0)))
         return fi__fail(ctx, FI_ERR_FORMAT, "mean image holds impossible totals (samples %lld, "
                         "sum w %g, sum w^2 %g)", (long long)samples, w, w2);
     for (int64_t i = 0; i < 2 * count; i++) {
-        const double x = fi__wf_get_f64(p + MEAN_HEAD + 8 * i);
+        const double x = fi__image_get_f64(p + MEAN_HEAD + 8 * i);
         if (!(x >= 0) || (samples == 0 && x != 0))
             return fi__fail(ctx, FI_ERR_FORMAT, "mean image's sum of w*FI%s for block %lld is "
                             "%g: sums of non-negative terms are >= 0 (and 0 without samples)",
@@ -364,7 +364,7 @@ int fi_mean_deserialize(fi_context *ctx, const void *buf, size_t size, fi_mean *
     m->samples = samples;
     m->w = w;
     m->w2 = w2;
-    for (int64_t i = 0; i < 2 * count; i++) m->s[i] = fi__wf_get_f64(p + MEAN_HEAD + 8 * i);
+    for (int64_t i = 0; i < 2 * count; i++) m->s[i] = fi__image_get_f64(p + MEAN_HEAD + 8 * i);
     *acc = m;
     fi__ok(ctx);
     return FI_OK;

@@ -274,7 +274,7 @@ static int build_range(void *arg, int64_t first, int64_t last, int worker, char 
             for (int64_t j = 0; j < nb; j++) {
                 fi_gram gm;
                 fi__column_gram(pb, ws.acc, j, false, 0, &gm);
-                ok[j] = fi__metric_coefficients(&gm, pb, psum, rcond, ctx->atol,
+                ok[j] = fi__metric_coefficients(&gm, pb, a->size, psum, rcond, ctx->atol,
                                                 m->coef + (b0 + j) * K * K,
                                                 m->sigma + (b0 + j) * m->cap, &m->rank[b0 + j]);
             }
@@ -285,7 +285,8 @@ static int build_range(void *arg, int64_t first, int64_t last, int worker, char 
                 const int64_t b = b0 + j;
                 fi_gram gm;
                 fi__row_sums(kern, pb, b * a->step, p, NULL, 0, &gm);
-                ok[j] = fi__metric_coefficients(&gm, pb, psum, rcond, ctx->atol, m->coef + b * K * K,
+                ok[j] = fi__metric_coefficients(&gm, pb, a->size, psum, rcond, ctx->atol,
+                                                m->coef + b * K * K,
                                                 m->sigma + b * m->cap, &m->rank[b]);
                 for (int64_t i = 0; ok[j] && i < K; i++)
                     memcpy((char *)m->copy + (size_t)((b * K + i) * p) * e,

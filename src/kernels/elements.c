@@ -4,9 +4,11 @@
 #include "kernels/simd.h"
 
 /* FI of elements b..b+n (one per lane) into *r, 0 where the lane is not decided here; returns
- * the lanes that are (d in [1e-280, DBL_MAX] and a finite quotient). */
+ * the lanes that are (d in [1e-280, DBL_MAX] and a finite quotient), and, when zero_exact is
+ * all ones, the lanes whose scores are all exactly zero with a finite target: FI 0 (rank 0, as
+ * the SVD of a zero block). Real gradients have many such coordinates (ReLU zeros). */
 INLINE v4l element_vec(const int K, const fi_dtype dt, const fi_problem *pb, const void *gbase,
-                       const v4d *P, v4d floor2, int64_t b, int64_t n, v4d *r)
+                       const v4d *P, v4d floor2, v4l zero_exact, int64_t b, int64_t n, v4d *r)
 {
     v4d d = splat(0);
     for (int i = 0; i < K; i++) {
@@ -18,7 +20,7 @@ INLINE v4l element_vec(const int K, const fi_dtype dt, const fi_problem *pb, con
     const v4l ok = (d >= splat(1e-280)) & (d <= huge) & (fi <= huge);
     /* sigma = sqrt(d) counts when sigma > max(atol, rcond*sigma): d > atol^2 and rcond < 1 */
     *r = (v4d)((v4l)fi & ok & (d > floor2));
-    return ok;
+    return ok | (zero_exact & (d == splat(0)) & (g * g <= huge));
 }
 
 enum { ELEM_CHUNK = 256, STREAM_MIN = 1 << 20 };
@@ -40,7 +42,15 @@ INLINE int64_t elements_k(const int K, const fi_dtype dt, const fi_problem *pb, 
 {
     const v4d floor2 = splat(rcond < 1 ? atol * atol : INFINITY);
     v4d P[FI_GRAM_MAX_K];
-    for (int i = 0; i < K; i++) P[i] = splat(pb->prob[i]);
+    /* d = sum_i P_i s_i^2 == 0 proves every score zero when they are float32 or narrower
+     * (|s| >= 2^-149 if nonzero) and every P_i >= 2^-600: a nonzero term is >= 2^-898. Float64
+     * scores could underflow: their zero lanes keep the scalar path. */
+    bool zero_exact = dt != FI_F64;
+    for (int i = 0; i < K; i++) {
+        P[i] = splat(pb->prob[i]);
+        zero_exact = zero_exact && pb->prob[i] >= 0x1p-600;
+    }
+    const v4l zero_lanes = zero_exact ? (v4l){-1, -1, -1, -1} : (v4l){0, 0, 0, 0};
     /* Outputs far beyond the caches bypass them (no read for ownership of out): a first chunk
      * of up to 3 elements brings the vectors to 32-byte alignment. Lanes are independent, so
      * how elements are grouped never changes a value. */
@@ -54,7 +64,7 @@ INLINE int64_t elements_k(const int K, const fi_dtype dt, const fi_problem *pb, 
         for (int64_t j = 0; j < len; j += W) {
             const int64_t n = len - j < W ? len - j : W;
             v4d r;
-            v4l ok = element_vec(K, dt, pb, gbase, P, floor2, b0 + j, n, &r);
+            v4l ok = element_vec(K, dt, pb, gbase, P, floor2, zero_lanes, b0 + j, n, &r);
             for (int64_t l = n; l < W; l++) ok[l] = -1; /* padding lanes */
             bad |= ~ok;
             if (accumulate) r += load_n(FI_F64, out, b0 + j, n);
@@ -73,7 +83,7 @@ INLINE int64_t elements_k(const int K, const fi_dtype dt, const fi_problem *pb, 
         for (int64_t j = 0; j < len && bad_at < 0; j += W) {
             const int64_t n = len - j < W ? len - j : W;
             v4d r;
-            const v4l ok = element_vec(K, dt, pb, gbase, P, floor2, b0 + j, n, &r);
+            const v4l ok = element_vec(K, dt, pb, gbase, P, floor2, zero_lanes, b0 + j, n, &r);
             for (int64_t l = 0; l < n && bad_at < 0; l++) {
                 if (ok[l]) continue;
                 const int64_t c = b0 + j + l;

@@ -9,6 +9,13 @@
  * 2*kappa(C)*gamma. The kernels therefore only answer when every kept eigenvalue is at least
  * FI_GRAM_MIN_RATIO * lambda_max (kappa <= 1e3: relative error ~1e-11 at p = 4096) and no
  * singular value lies near the rank cut-off; otherwise the caller falls back to the SVD.
+ * Rank-deficient blocks (real gradients: outer products, sums over a few tokens, dead units):
+ * an eigenvalue below that ratio is dropped when it is provably below the cut-off, i.e. its
+ * computed value plus the bound on every eigenvalue's error (eigen_error_bound) is still below
+ * (cut * (1 - FI_GRAM_CUT_MARGIN))^2; the kept ones pass the test above, so the kept subspace
+ * is separated from the dropped one by a gap >= FI_GRAM_MIN_RATIO * lambda_max - cut^2 and
+ * rotates by at most bound / gap (Davis-Kahan). All-zero blocks are proven zero exactly
+ * (gram_is_zero) for scores no wider than float32.
  *
  * Softmax-consistent scores have sum_i P_i s_i = 0, so B sqrt(P) = 0 and C is exactly
  * singular. That null direction q = sqrt(P)/|sqrt(P)| is known: when |B q| (measured directly
@@ -83,21 +90,55 @@ static void reflect(double *C, double *t, int n, const double *v)
 
 /* The rank decision on eigenvalues lam[0..n) of a Gram matrix, in the SVD's terms
  * (sigma = sqrt(lambda) counts when sigma > max(atol, rcond*sigma_max)). keep[j] is set per
- * eigenvalue. Returns 0 when the Gram cannot decide as the SVD would: an eigenvalue below
- * FI_GRAM_MIN_RATIO * lambda_max is not resolved, and one within FI_GRAM_CUT_MARGIN of the
- * cut-off is ambiguous. */
-static int decide(const double *lam, int n, double rcond, double atol, int *keep)
+ * eigenvalue. Returns 0 when the Gram cannot decide as the SVD would: an eigenvalue within
+ * FI_GRAM_CUT_MARGIN of the cut-off is ambiguous; a kept one below FI_GRAM_MIN_RATIO * lambda_max
+ * is not resolved accurately enough; a small one is dropped only when delta > 0 bounds the
+ * error of every computed eigenvalue and lam[j] + delta proves sigma_j below the cut-off
+ * (rank-deficient blocks: outer products, token sums, dead units). */
+static int decide(const double *lam, int n, double rcond, double atol, double delta, int *keep)
 {
     double lmax = 0;
     for (int j = 0; j < n; j++) lmax = fmax(lmax, lam[j]);
     if (!(lmax > 0) || !isfinite(lmax)) return 0;
     const double cut = fmax(atol, rcond * sqrt(lmax));
+    const double below = cut * (1 - FI_GRAM_CUT_MARGIN);
     for (int j = 0; j < n; j++) {
-        if (!(lam[j] >= FI_GRAM_MIN_RATIO * lmax)) return 0;
+        if (!(lam[j] >= FI_GRAM_MIN_RATIO * lmax)) {
+            if (delta > 0 && lam[j] + delta < below * below) { /* provably dropped */
+                keep[j] = 0;
+                continue;
+            }
+            return 0;
+        }
         const double sv = sqrt(lam[j]);
         if (fabs(sv - cut) <= FI_GRAM_CUT_MARGIN * cut) return 0;
         keep[j] = sv > cut;
     }
+    return 1;
+}
+
+/* A bound on |lambda_j(computed C) - lambda_j(C)| over every eigenvalue the eigensolver returns
+ * for a block of p coordinates whose Gram has the given trace. Forming C: each entry
+ * sum_c b_ic b_jc (b = sqrt(P_i) s_i rounded once) has error <= gamma_{p+2} sum_c |b_ic||b_jc|
+ * <= gamma_{p+2} d_i d_j (Cauchy-Schwarz, d_i^2 = C_ii), so |E|_2 <= gamma_{p+2} trace C (Weyl).
+ * The reflector and the Jacobi rotations (backward stable, O(n u |C|) per sweep, at most
+ * a few sweeps of n rotations per entry) and Jacobi's stopping test (off <= 1e-34 diag) add
+ * less than 64 n^2 u trace C. */
+static double eigen_error_bound(double trace, int64_t p, int n)
+{
+    const double u = 0x1p-53;
+    return (double)(p + 2 + 64 * n * n) * u * trace * 1.01;
+}
+
+/* True when every score of the block is exactly zero: the diagonal sums C_ii are 0, and the
+ * scores come from a dtype no wider than float32 (|s| >= 2^-149 when nonzero) with every
+ * sqrt(P_i) >= 2^-300, so a nonzero score's square (>= 2^-898 after weighting) cannot vanish
+ * from a sum of non-negative terms. Float64 scores could underflow, so they never take it. */
+static int gram_is_zero(const fi_gram *gm, int64_t K, const double *sqrt_prob, bool narrow)
+{
+    if (!narrow) return 0;
+    for (int64_t i = 0; i < K; i++)
+        if (!(sqrt_prob[i] >= 0x1p-300) || gm->c[i * K + i] != 0) return 0;
     return 1;
 }
 
@@ -171,7 +212,8 @@ typedef struct prepared {
     double C[FI_GRAM_MAX_K * FI_GRAM_MAX_K], t[FI_GRAM_MAX_K], v[FI_GRAM_MAX_K];
     int m, e;
     bool deflate;
-    double atol; /* scaled with C */
+    double atol;  /* scaled with C */
+    double trace; /* of the scaled C before the reflection */
 } prepared;
 
 static void prepare(const fi_gram *gm, int64_t K, const double *sqrt_prob, double psum,
@@ -185,6 +227,8 @@ static void prepare(const fi_gram *gm, int64_t K, const double *sqrt_prob, doubl
     for (int i = 0; i < n * n; i++) C[i] = ldexp(C[i], -e);
     for (int i = 0; i < n; i++) pr->t[i] = ldexp(gm->t[i], -e);
     const double mean2 = ldexp(gm->mean2, -e);
+    pr->trace = 0;
+    for (int i = 0; i < n; i++) pr->trace += C[i * n + i];
     atol = ldexp(atol, -e / 2);
     /* |B q|^2 = sum_c m_c^2 / sum P with m_c = sum_i P_i s_i(c); the rule of fi__deflate_null:
      * |B q| against the largest unweighted score norm |s_i|^2 = C_ii / P_i. */
@@ -211,8 +255,13 @@ static void prepare(const fi_gram *gm, int64_t K, const double *sqrt_prob, doubl
 }
 
 int fi__gram_factor(const fi_gram *gm, int64_t K, const double *sqrt_prob, double psum,
-                    double rcond, double atol, double *lam, double *U, int64_t *rank)
+                    double rcond, double atol, int64_t p, bool narrow, double *lam, double *U,
+                    int64_t *rank)
 {
+    if (gram_is_zero(gm, K, sqrt_prob, narrow)) { /* B = 0: no singular value passes */
+        *rank = 0;
+        return 1;
+    }
     prepared pr;
     prepare(gm, K, sqrt_prob, psum, rcond, atol, &pr);
     double *C = pr.C, *v = pr.v, w[FI_GRAM_MAX_K], E[FI_GRAM_MAX_K * FI_GRAM_MAX_K];
@@ -221,7 +270,7 @@ int fi__gram_factor(const fi_gram *gm, int64_t K, const double *sqrt_prob, doubl
     int keep[FI_GRAM_MAX_K];
     atol = pr.atol;
     jacobi(C, m, w, E);
-    if (!decide(w, m, rcond, atol, keep)) return 0;
+    if (!decide(w, m, rcond, atol, eigen_error_bound(pr.trace, p, n), keep)) return 0;
     double vv = 0;
     for (int i = 0; i < n; i++) vv += v[i] * v[i];
     int64_t r = 0;
@@ -245,8 +294,13 @@ int fi__gram_factor(const fi_gram *gm, int64_t K, const double *sqrt_prob, doubl
 }
 
 int fi__gram_fi(const fi_gram *gm, int64_t K, const double *sqrt_prob, double psum, double rcond,
-                double atol, double *fi, int64_t *rank)
+                double atol, int64_t p, bool narrow, double *fi, int64_t *rank)
 {
+    if (gram_is_zero(gm, K, sqrt_prob, narrow)) { /* B = 0: FI = 0, rank 0, as the SVD */
+        *fi = 0;
+        *rank = 0;
+        return 1;
+    }
     /* Well-conditioned blocks (the common case): FI = |C^-1 t|^2 by a bounded Cholesky, with
      * the same acceptance test as the eigensolver's, and a fraction of its cost. */
     prepared pr;
@@ -269,7 +323,7 @@ int fi__gram_fi(const fi_gram *gm, int64_t K, const double *sqrt_prob, double ps
         return 1;
     }
     double lam[FI_GRAM_MAX_K], U[FI_GRAM_MAX_K * FI_GRAM_MAX_K];
-    if (!fi__gram_factor(gm, K, sqrt_prob, psum, rcond, atol, lam, U, rank)) return 0;
+    if (!fi__gram_factor(gm, K, sqrt_prob, psum, rcond, atol, p, narrow, lam, U, rank)) return 0;
     double acc = 0;
     for (int64_t q = 0; q < *rank; q++) {
         double ut = 0;
@@ -296,7 +350,7 @@ int fi__metric_fi(double *G, const double *g_in, int64_t p, double rcond, double
     double w[FI_GRAM_MAX_K], V[FI_GRAM_MAX_K * FI_GRAM_MAX_K];
     int keep[FI_GRAM_MAX_K];
     jacobi(G, (int)p, w, V);
-    if (!decide(w, (int)p, rcond, atol, keep)) return 0;
+    if (!decide(w, (int)p, rcond, atol, 0, keep)) return 0;
     double acc = 0;
     int64_t r = 0;
     for (int j = 0; j < p; j++) {
@@ -319,7 +373,7 @@ int fi__metric_factor(double *G, int64_t p, double rcond, double atol, double *l
     int keep[FI_GRAM_MAX_K];
     for (int64_t i = 0; i < p * p; i++) G[i] = ldexp(G[i], -e);
     jacobi(G, (int)p, w, E);
-    if (!decide(w, (int)p, rcond, ldexp(atol, -e / 2), keep)) return 0;
+    if (!decide(w, (int)p, rcond, ldexp(atol, -e / 2), 0, keep)) return 0;
     int64_t r = 0;
     for (int j = 0; j < p; j++) {
         if (!keep[j]) continue;

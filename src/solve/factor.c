@@ -66,7 +66,9 @@ bool fi__fast_factor(const fi_problem *pb, const fi_layout *l, int64_t b, double
             }
             fi__gram_add(&gm, K, bv, m, false, 0.0);
         }
-        if (!fi__gram_factor(&gm, K, pb->sqrt_prob, psum, rcond, atol, lam, U, &r)) return false;
+        if (!fi__gram_factor(&gm, K, pb->sqrt_prob, psum, rcond, atol, p, pb->dtype != FI_F64, lam,
+                             U, &r))
+            return false;
         for (int64_t q = 0; q < r; q++) {
             sigma[q] = sqrt(lam[q]);
             for (int64_t j = 0; j < p; j++) {

@@ -54,14 +54,15 @@ void fi__metric_single(const fi_problem *pb, int64_t step, double rcond, double 
     }
 }
 
-bool fi__metric_coefficients(const fi_gram *gm, const fi_problem *pb, double psum, double rcond,
-                             double atol, double *A, double *sigma, int64_t *rank)
+bool fi__metric_coefficients(const fi_gram *gm, const fi_problem *pb, int64_t p, double psum,
+                             double rcond, double atol, double *A, double *sigma, int64_t *rank)
 {
     const int64_t K = pb->k_eff;
     double lam[FI_GRAM_MAX_K], U[FI_GRAM_MAX_K * FI_GRAM_MAX_K];
     int64_t r = 0;
     if (!sums_finite(gm, K) ||
-        !fi__gram_factor(gm, K, pb->sqrt_prob, psum, rcond, atol, lam, U, &r))
+        !fi__gram_factor(gm, K, pb->sqrt_prob, psum, rcond, atol, p, pb->dtype != FI_F64, lam,
+                         U, &r))
         return false;
     for (int64_t q = 0; q < K; q++) {
         if (q < r && !(lam[q] > 0 && isfinite(1.0 / lam[q]))) return false;

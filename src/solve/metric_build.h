@@ -20,10 +20,11 @@
 void fi__metric_single(const fi_problem *pb, int64_t step, double rcond, double atol,
                        int64_t first, int64_t nb, double *c, unsigned char *ok);
 
-/* Coefficients A (K x K row-major, rows >= rank zero) with W = A S^T from a block's Gram sums;
+/* Coefficients A (K x K row-major, rows >= rank zero) with W = A S^T from the Gram sums of a
+ * block of p coordinates (the accuracy test of src/solve/eigen.c, narrow for non-float64 input);
  * sigma[0..rank) and rank. False when only the general path can decide the block. */
-bool fi__metric_coefficients(const fi_gram *gm, const fi_problem *pb, double psum, double rcond,
-                             double atol, double *A, double *sigma, int64_t *rank);
+bool fi__metric_coefficients(const fi_gram *gm, const fi_problem *pb, int64_t p, double psum,
+                             double rcond, double atol, double *A, double *sigma, int64_t *rank);
 
 /* Copies the scores of column blocks [b0, b0 + nb) (coordinate j of block b at b + j*stride)
  * into the coordinate-major copy of count blocks. */

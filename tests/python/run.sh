@@ -46,8 +46,8 @@ else
     skip_torch=""
 fi
 
-tests="test_libfi test_loader test_signatures test_readme"
-[ -z "$skip_torch" ] && tests="$tests test_torch test_workflow_torch"
+tests="test_libfi test_loader test_signatures test_readme test_workflow"
+[ -z "$skip_torch" ] && tests="$tests test_torch test_workflow_torch test_torch_stream"
 
 echo "== package tests from the source tree (PYTHONPATH=python)"
 (cd tests/python && PYTHONPATH="$ROOT/python" "$PY" -m unittest -v $tests) || status=1

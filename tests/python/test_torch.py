@@ -219,20 +219,27 @@ class TestAgainstPinv(unittest.TestCase):
         np.testing.assert_allclose(res.parameters["w"].elements, want, rtol=5e-3)
 
     def test_dtype_of_scores_is_the_parameters(self):
+        # The scores reach the library (fi_direct, or fi_mean_add_direct for the dataset
+        # mean) as the parameters' own dtype, in place.
         calls = []
-        real = libfi.Context.direct
+        real = {cls: cls.__dict__[name] for cls, name in
+                ((libfi.Context, "direct"), (libfi.Mean, "add_direct"))}
 
-        def spy(self, probs, scores, *a, **k):
-            if isinstance(scores, torch.Tensor):  # not the library probe's numpy block
-                calls.append((scores.dtype, scores.is_contiguous()))
-            return real(self, probs, scores, *a, **k)
+        def spying(fn):
+            def spy(self, probs, scores, *a, **k):
+                if isinstance(scores, torch.Tensor):  # not the library probe's numpy block
+                    calls.append((scores.dtype, scores.is_contiguous()))
+                return fn(self, probs, scores, *a, **k)
+            return spy
 
-        libfi.Context.direct = spy
+        libfi.Context.direct = spying(real[libfi.Context])
+        libfi.Mean.add_direct = spying(real[libfi.Mean])
         try:
             m = mlp().to(torch.bfloat16)
             fit.compute(m, torch.randn(1, 8, dtype=torch.bfloat16), layouts=("elements",))
         finally:
-            libfi.Context.direct = real
+            libfi.Context.direct = real[libfi.Context]
+            libfi.Mean.add_direct = real[libfi.Mean]
         self.assertTrue(calls)
         self.assertTrue(all(d == torch.bfloat16 and c for d, c in calls))
 
@@ -324,7 +331,7 @@ class TestErrors(unittest.TestCase):
 
 
 MEMORY_SCRIPT = r"""
-import os, resource, sys, torch
+import sys, torch
 sys.path[:0] = sys.argv[1:2]
 import libfi.torch as fit
 torch.manual_seed(0)
@@ -340,19 +347,22 @@ x = torch.randn(1, BIG)
 largest = max(p.numel() for p in model.parameters())
 total = sum(p.numel() for p in model.parameters())
 fit.compute(model, x[:, :], parameters=["%d.weight" % (len(layers) - 1)])  # warm up torch
-page = os.sysconf("SC_PAGE_SIZE")
-with open("/proc/self/statm") as f:
-    before = int(f.read().split()[1]) * page           # resident bytes now
-assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 < before + (16 << 20)
+def status(key):  # VmRSS / VmHWM in bytes; ru_maxrss would keep the parent's across exec
+    with open("/proc/self/status") as f:
+        return next(int(l.split()[1]) * 1024 for l in f if l.startswith(key + ":"))
+with open("/proc/self/clear_refs", "w") as f:
+    f.write("5")                                        # VmHWM := the resident set now
+before = status("VmRSS")
+assert status("VmHWM") < before + (16 << 20)
 fit.compute(model, x, layouts=("rows",))
-peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 - before
+peak = status("VmHWM") - before
 print(peak, largest * 4 * K, total * 4 * K, largest, total)
 """
 
 
 class TestMemory(unittest.TestCase):
     def test_peak_is_k_times_the_largest_tensor_not_the_model(self):
-        # Peak resident memory of a fresh process during the call (ru_maxrss) above its
+        # Peak resident memory of a fresh process during the call (VmHWM) above its
         # resident memory just before: the scores, autograd's buffers, activations, libfi.
         src = [] if os.environ.get("LIBFI_TEST_INSTALLED") == "1" else \
             [os.path.join(ROOT, "python")]

@@ -1,0 +1,153 @@
+/* fi_direct on scores with the structure real gradients have (issue 16), float64 and float32
+ * (the dtype decides which rank-deficient blocks the Gram path may take), both ISAs:
+ * one sample's scores of a Linear layer's weight summed over T tokens,
+ *     s_i[r, c] = sum_t delta_i[t][r] x[t][c],
+ * with ReLU inputs x (the same half of the inputs zero for every token: coordinates zero in
+ * every class, all-zero column blocks), dead units (all-zero row blocks) and softmax-centred
+ * delta_i = (w_i - sum_j P_j w_j) ReLU'. Row blocks then have rank min(T, K - 1) or 0 whatever
+ * K is (T = 1: the outer products of a CNN's dense layer; T > 1: a transformer's tokens),
+ * column blocks rank K - 1 or less; P from mild to graded over orders of magnitude.
+ * The factors are multiples of 1/8, so that the products and their sums over tokens are exact:
+ * the ranks are exact, only the centring carries rounding (as in real scores).
+ *
+ * Every block's FI must match the SVD path (FI_METHOD_REFERENCE) to 1e-10 relative and the
+ * explicit-G reference (tests/support) to 1e-9 (1e-7 for graded P, whose small kept eigenvalues
+ * the formed G resolves only to kappa^2 eps), and all-zero blocks give exactly 0. These are
+ * the structures the Gram path must decide without the SVD; the test pins their accuracy. */
+#include <check.h>
+#include <math.h>
+#include <stdlib.h>
+
+#include "fi.h"
+#include "suites.h"
+#include "support/reference.h"
+
+typedef struct structure {
+    const char *name;
+    int64_t K, T;  /* classes, tokens summed into each weight's score */
+    double spread; /* P = softmax(spread * N(0,1)) */
+} structure;
+
+static const structure cases[] = {
+    {"dense K4", 4, 1, 1.0},         {"dense K10", 10, 1, 1.0},
+    {"dense K10 graded P", 10, 1, 4.0}, {"dense K5", 5, 1, 2.0},
+    {"dense K16", 16, 1, 1.0},       {"tokens T3 K10", 10, 3, 1.0},
+    {"tokens T3 K10 graded P", 10, 3, 4.0}, {"tokens T2 K16", 16, 2, 2.0},
+    {"tokens T12 K10 (full rank)", 10, 12, 1.0},
+};
+enum { NCASES = sizeof cases / sizeof cases[0], R = 24, C = 40 };
+
+/* A multiple of 1/8 in [-lim/8, lim/8]. */
+static double eighths(ref_rng *r, int lim) { return (double)ref_int(r, -lim, lim) / 8; }
+
+static void make_scores(const structure *st, ref_rng *rng, double *P, double *S)
+{
+    const int64_t K = st->K, T = st->T;
+    int zero_input[C], dead[R];
+    ref_softmax(rng, K, st->spread, P);
+    for (int c = 0; c < C; c++) zero_input[c] = ref_uniform(rng) < 0.5;
+    for (int r = 0; r < R; r++) dead[r] = ref_uniform(rng) < 0.5;
+    for (int64_t i = 0; i < K * R * C; i++) S[i] = 0;
+    for (int64_t t = 0; t < T; t++) {
+        double x[C], w[16][R], delta[16][R];
+        for (int c = 0; c < C; c++) x[c] = zero_input[c] ? 0 : (double)ref_int(rng, 1, 8) / 8;
+        for (int64_t i = 0; i < K; i++)
+            for (int r = 0; r < R; r++) w[i][r] = eighths(rng, 8);
+        for (int r = 0; r < R; r++) {
+            double mean = 0;
+            for (int64_t j = 0; j < K; j++) mean += P[j] * w[j][r];
+            for (int64_t i = 0; i < K; i++) delta[i][r] = dead[r] ? 0 : w[i][r] - mean;
+        }
+        for (int64_t i = 0; i < K; i++)
+            for (int r = 0; r < R; r++)
+                for (int c = 0; c < C; c++) S[(i * R + r) * C + c] += delta[i][r] * x[c];
+    }
+}
+
+static int block_is_zero(int64_t K, const double *S, const int64_t *idx, int64_t p)
+{
+    for (int64_t i = 0; i < K; i++)
+        for (int64_t q = 0; q < p; q++)
+            if (S[i * R * C + idx[q]] != 0) return 0;
+    return 1;
+}
+
+START_TEST(test_real_structure_against_svd)
+{
+    const structure *st = &cases[_i];
+    const int64_t K = st->K, n = R * C;
+    const fi_blocks layouts[3] = {{n, 1, 1, 1}, {R, C, 1, C}, {C, R, C, 1}};
+    static const char *const lnames[3] = {"elements", "rows", "columns"};
+    double P[16], *S = malloc(sizeof(double) * (size_t)(K * n)), *g = malloc(sizeof(double) * n);
+    double *fast = malloc(sizeof(double) * n), *svd = malloc(sizeof(double) * n);
+    float *Sf = malloc(sizeof(float) * (size_t)(K * n)), *gf = malloc(sizeof(float) * n);
+    int64_t idx[R > C ? R : C];
+    ref_rng rng;
+    ref_seed(&rng, 1600 + (uint64_t)_i);
+    make_scores(st, &rng, P, S);
+    for (int64_t c = 0; c < n; c++) g[c] = ref_normal(&rng);
+    for (int d = 0; d < 2; d++) {
+        const fi_dtype dt = d ? FI_F32 : FI_F64;
+        if (dt == FI_F32) { /* the float32 values, also as the reference's doubles */
+            for (int64_t i = 0; i < K * n; i++) S[i] = Sf[i] = (float)S[i];
+            for (int64_t c = 0; c < n; c++) g[c] = gf[c] = (float)g[c];
+        }
+        const void *Sx = dt == FI_F32 ? (const void *)Sf : S, *gx = dt == FI_F32 ? (const void *)gf : g;
+        for (int l = 0; l < 3; l++) {
+            const fi_blocks *bl = &layouts[l];
+            for (int gradient = 0; gradient < 2; gradient++) {
+                const double *target = gradient ? g : S + (K - 1) * n;
+                fi_context *ref = NULL;
+                ck_assert_int_eq(fi_context_create(&ref), FI_OK);
+                ck_assert_int_eq(fi_context_set(ref, FI_OPT_METHOD, FI_METHOD_REFERENCE), FI_OK);
+                ck_assert_int_eq(fi_direct(ref, K, P, dt, Sx, n, n, bl, gradient ? gx : NULL,
+                                           K - 1, svd, 0),
+                                 FI_OK);
+                fi_context_free(ref);
+                for (int isa = FI_ISA_AUTO; isa <= FI_ISA_PORTABLE; isa++) {
+                    fi_context *ctx = NULL;
+                    ck_assert_int_eq(fi_context_create(&ctx), FI_OK);
+                    ck_assert_int_eq(fi_context_set(ctx, FI_OPT_ISA, isa), FI_OK);
+                    ck_assert_int_eq(fi_direct(ctx, K, P, dt, Sx, n, n, bl, gradient ? gx : NULL,
+                                               K - 1, fast, 0),
+                                     FI_OK);
+                    fi_context_free(ctx);
+                    for (int64_t b = 0; b < bl->count; b++) {
+                        ref_affine_coords(bl, b, idx);
+                        ck_assert_msg(ref_rel(fast[b], svd[b]) <= 1e-10,
+                                      "%s %s dtype %d isa %d gradient %d block %lld: %.17g vs "
+                                      "SVD %.17g",
+                                      st->name, lnames[l], d, isa, gradient, (long long)b,
+                                      fast[b], svd[b]);
+                        if (block_is_zero(K, S, idx, bl->size))
+                            ck_assert_msg(fast[b] == 0, "%s %s block %lld: zero block gives %g",
+                                          st->name, lnames[l], (long long)b, fast[b]);
+                        if (isa != FI_ISA_AUTO) continue; /* the reference once per block */
+                        const double want =
+                            ref_block_fi(K, P, S, n, idx, bl->size, target,
+                                         ref_default_rcond(dt, bl->size, K), 0, NULL, NULL);
+                        ck_assert_msg(ref_rel(fast[b], want) <= (st->spread > 2 ? 1e-7 : 1e-9),
+                                      "%s %s dtype %d gradient %d block %lld: %.17g vs "
+                                      "reference %.17g",
+                                      st->name, lnames[l], d, gradient, (long long)b, fast[b],
+                                      want);
+                    }
+                }
+            }
+        }
+    }
+    free(S), free(g), free(fast), free(svd), free(Sf), free(gf);
+}
+END_TEST
+
+static Suite *real_structure_suite(void)
+{
+    Suite *s = suite_create("real_structure");
+    TCase *tc = tcase_create("real_structure");
+    tcase_set_timeout(tc, 60);
+    tcase_add_loop_test(tc, test_real_structure_against_svd, 0, NCASES);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+FI_REGISTER_SUITE(real_structure_suite)
