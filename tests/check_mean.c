@@ -351,6 +351,13 @@ START_TEST(test_format)
     ck_assert_int_eq(fi_mean_serialize(ctx, m, img, size - 1), FI_ERR_DIMENSION);
     ck_assert_int_eq(fi_mean_deserialize(ctx, img, size - 8, &back), FI_ERR_FORMAT);
     ck_assert_int_eq(fi_mean_deserialize(ctx, img, 20, &back), FI_ERR_FORMAT);
+    ck_assert_str_eq(fi_context_error(ctx), "buffer of 20 bytes is shorter than a mean image "
+                                            "header (56 bytes): truncated");
+    img[0] ^= 0x10;
+    ck_assert_int_eq(fi_mean_deserialize(ctx, img, size, &back), FI_ERR_FORMAT);
+    ck_assert_str_eq(fi_context_error(ctx), "not a mean accumulator image (bad magic, expected "
+                                            "\"LIBFIMEA\")");
+    img[0] ^= 0x10;
     for (size_t i = 0; i < size; i++) { /* every single flipped byte is caught */
         img[i] ^= 0x10;
         ck_assert_int_eq(fi_mean_deserialize(ctx, img, size, &back), FI_ERR_FORMAT);
@@ -368,9 +375,14 @@ START_TEST(test_format)
     le64(bad + 8, 2); /* another format version */
     le64(bad + size - 8, spec_checksum(bad, size - 8));
     ck_assert_int_eq(fi_mean_deserialize(ctx, bad, size, &back), FI_ERR_FORMAT);
+    ck_assert_str_eq(fi_context_error(ctx), "mean image format version 2, this library reads "
+                                            "version 1");
     ck_assert_ptr_null(back);
     ck_assert_int_eq(fi_mean_deserialize(ctx, NULL, size, &back), FI_ERR_NULL);
+    ck_assert_str_eq(fi_context_error(ctx), "buf is NULL");
     ck_assert_int_eq(fi_mean_deserialize(ctx, img, size, NULL), FI_ERR_NULL);
+    ck_assert_str_eq(fi_context_error(ctx), "acc (output pointer) is NULL");
+    ck_assert_int_eq(fi_mean_deserialize(NULL, img, size, &back), FI_ERR_NULL);
     free(bad);
     free(img);
     fi_mean_free(m);

@@ -235,6 +235,24 @@ START_TEST(test_bad_input)
     ck_assert_int_eq(fi_threshold_serialize(ctx, sel, before, size), FI_OK);
     fi_threshold *back = NULL;
     ck_assert_int_eq(fi_threshold_deserialize(ctx, before, size - 8, &back), FI_ERR_FORMAT);
+    /* the opening checks' messages, word for word (src/core/image.c serves mean images too) */
+    ck_assert_int_eq(fi_threshold_deserialize(ctx, before, 87, &back), FI_ERR_FORMAT);
+    ck_assert_str_eq(fi_context_error(ctx), "buffer of 87 bytes is shorter than a selector image "
+                                            "header (88 bytes): truncated");
+    before[7] ^= 4;
+    ck_assert_int_eq(fi_threshold_deserialize(ctx, before, size, &back), FI_ERR_FORMAT);
+    ck_assert_str_eq(fi_context_error(ctx), "not a selector image (bad magic, expected "
+                                            "\"LIBFITHR\")");
+    before[7] ^= 4;
+    before[8] ^= 4; /* format 5 */
+    ck_assert_int_eq(fi_threshold_deserialize(ctx, before, size, &back), FI_ERR_FORMAT);
+    ck_assert_str_eq(fi_context_error(ctx), "selector image format version 5, this library "
+                                            "reads version 1");
+    before[8] ^= 4;
+    ck_assert_int_eq(fi_threshold_deserialize(ctx, NULL, size, &back), FI_ERR_NULL);
+    ck_assert_str_eq(fi_context_error(ctx), "buf is NULL");
+    ck_assert_int_eq(fi_threshold_deserialize(ctx, before, size, NULL), FI_ERR_NULL);
+    ck_assert_str_eq(fi_context_error(ctx), "sel (output pointer) is NULL");
     for (size_t i = 0; i < 96; i++) {
         before[i] ^= 4;
         ck_assert_int_eq(fi_threshold_deserialize(ctx, before, size, &back), FI_ERR_FORMAT);

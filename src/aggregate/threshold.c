@@ -424,22 +424,16 @@ static const char *bad_header(const fi_threshold *t, uint64_t kind, uint64_t rou
     return NULL;
 }
 
+static const fi__image_kind THR_IMAGE = {
+    .magic = THR_MAGIC, .format = THR_FORMAT, .head = THR_HEAD,
+    .noun = "selector", .title = "selector", .out = "sel",
+};
+
 int fi_threshold_deserialize(fi_context *ctx, const void *buf, size_t size, fi_threshold **sel)
 {
-    if (!ctx) return FI_ERR_NULL;
-    if (!buf) return fi__fail(ctx, FI_ERR_NULL, "buf is NULL");
-    if (!sel) return fi__fail(ctx, FI_ERR_NULL, "sel (output pointer) is NULL");
+    const int opened = fi__image_open(ctx, &THR_IMAGE, buf, size, sel);
+    if (opened != FI_OK) return opened;
     const unsigned char *p = buf;
-    if (size < THR_HEAD)
-        return fi__fail(ctx, FI_ERR_FORMAT, "buffer of %zu bytes is shorter than a selector "
-                        "image header (%u bytes): truncated", size, THR_HEAD);
-    if (memcmp(p, THR_MAGIC, 8) != 0)
-        return fi__fail(ctx, FI_ERR_FORMAT, "not a selector image (bad magic, expected "
-                                            "\"LIBFITHR\")");
-    const uint64_t format = fi__image_get_u64(p + 8);
-    if (format != THR_FORMAT)
-        return fi__fail(ctx, FI_ERR_FORMAT, "selector image format version %llu, this library "
-                        "reads version %u", (unsigned long long)format, THR_FORMAT);
     if (fi__image_get_u64(p + 72) != THR_BITS || fi__image_get_u64(p + 80) != THR_BINS)
         return fi__fail(ctx, FI_ERR_FORMAT, "selector image has another digit width or bin "
                         "count (this library: %d bits, %d bins)", THR_BITS, THR_BINS);

@@ -319,22 +319,16 @@ int fi_mean_serialize(fi_context *ctx, const fi_mean *acc, void *buf, size_t siz
     return FI_OK;
 }
 
+static const fi__image_kind MEAN_IMAGE = {
+    .magic = MEAN_MAGIC, .format = MEAN_FORMAT, .head = MEAN_HEAD,
+    .noun = "mean", .title = "mean accumulator", .out = "acc",
+};
+
 int fi_mean_deserialize(fi_context *ctx, const void *buf, size_t size, fi_mean **acc)
 {
-    if (!ctx) return FI_ERR_NULL;
-    if (!buf) return fi__fail(ctx, FI_ERR_NULL, "buf is NULL");
-    if (!acc) return fi__fail(ctx, FI_ERR_NULL, "acc (output pointer) is NULL");
+    const int opened = fi__image_open(ctx, &MEAN_IMAGE, buf, size, acc);
+    if (opened != FI_OK) return opened;
     const unsigned char *p = buf;
-    if (size < MEAN_HEAD)
-        return fi__fail(ctx, FI_ERR_FORMAT, "buffer of %zu bytes is shorter than a mean image "
-                        "header (%u bytes): truncated", size, MEAN_HEAD);
-    if (memcmp(p, MEAN_MAGIC, 8) != 0)
-        return fi__fail(ctx, FI_ERR_FORMAT, "not a mean accumulator image (bad magic, expected "
-                                            "\"LIBFIMEA\")");
-    const uint64_t format = fi__image_get_u64(p + 8);
-    if (format != MEAN_FORMAT)
-        return fi__fail(ctx, FI_ERR_FORMAT, "mean image format version %llu, this library reads "
-                        "version %u", (unsigned long long)format, MEAN_FORMAT);
     const int64_t count = (int64_t)fi__image_get_u64(p + 16);
     const int64_t samples = (int64_t)fi__image_get_u64(p + 24);
     const size_t need = image_size(count);

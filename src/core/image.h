@@ -1,5 +1,6 @@
 /* Serialized images of the 1.2 workflow objects (src/api/mean.c, src/aggregate/threshold.c):
- * little-endian words and the image checksum. Nothing here is ABI. */
+ * little-endian words, the image checksum and the checks every image opens with (image.c).
+ * Nothing here is ABI. */
 #ifndef FI_CORE_IMAGE_H
 #define FI_CORE_IMAGE_H
 
@@ -45,5 +46,22 @@ static inline uint64_t fi__image_checksum(uint64_t seed, const unsigned char *p,
     }
     return h;
 }
+
+/* What identifies one kind of image, and the words its error messages use. */
+typedef struct fi__image_kind {
+    const char *magic;   /* the 8 bytes the image starts with */
+    unsigned format;     /* the one format version this library reads */
+    unsigned head;       /* bytes of the fixed header */
+    const char *noun;    /* "mean": "a mean image header", "mean image format version" */
+    const char *title;   /* "mean accumulator": "not a mean accumulator image" */
+    const char *out;     /* the output parameter's name: "acc (output pointer) is NULL" */
+} fi__image_kind;
+
+struct fi_context;
+
+/* The checks that open a deserialize: ctx, buf and out not NULL, a whole header, the magic and
+ * the format version. FI_OK, or the status with the message recorded on ctx. */
+int fi__image_open(struct fi_context *ctx, const fi__image_kind *kind, const void *buf,
+                   size_t size, const void *out);
 
 #endif
