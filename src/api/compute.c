@@ -29,7 +29,7 @@ static double block_residual(const fi_metric *m, fi_dtype dt, const void *g, int
     for (int64_t j = 0; j < p; j++) gmax = fmax(gmax, fabs(fi__load(dt, g, fi__block_coord(l, b, j))));
     if (gmax == 0) return 0.0;
     if (r == p) return 0.0; /* full rank: V V^T = I (p = 1: V = (1)) */
-    if (m->kind == KIND_SINGLE) return 1.0; /* rank 0: nothing of g is in range */
+    if (m->kind == FI__METRIC_SINGLE) return 1.0; /* rank 0: nothing of g is in range */
     for (int64_t q = 0; q < r; q++) {
         double x = 0;
         for (int64_t j = 0; j < p; j++)
@@ -54,16 +54,16 @@ static double block_fi(const fi_metric *m, fi_dtype dt, const void *g, int64_t b
     const fi_layout *l = &m->layout;
     const int64_t p = fi__block_size(l, b), r = fi__metric_rank(m, b);
     const bool contiguous = !l->indexed && l->affine.stride == 1;
-    if (m->kind == KIND_ROWS && !m->own[b])
+    if (m->kind == FI__METRIC_ROWS && !m->own[b])
         return fi__apply_copy_row(m->sdt, (const char *)m->copy + (size_t)(b * m->k_eff * p) *
                                                                   (size_t)fi__dtype_bytes(m->sdt),
                                   m->k_eff, m->coef + b * m->k_eff * m->k_eff, r, dt, g,
                                   b * l->affine.step, p);
-    if (contiguous && (m->kind == KIND_FACTOR || m->own[b])) {
+    if (contiguous && (m->kind == FI__METRIC_FACTOR || m->own[b])) {
         int64_t wo, so;
         fi__metric_offsets(m, b, &wo, &so);
         return fi__apply_row(dt, g, b * l->affine.step, p, r,
-                             m->kind == KIND_FACTOR ? m->W + wo : m->own[b]);
+                             m->kind == FI__METRIC_FACTOR ? m->W + wo : m->own[b]);
     }
     double fi = 0;
     for (int64_t q = 0; q < r; q++) {
@@ -90,11 +90,11 @@ static int apply_range(void *arg, int64_t first, int64_t last, int worker, char 
         for (int64_t b = first; b < last; b++) out[b] = block_residual(m, dt, g, b, v);
         return FI_OK;
     }
-    if (m->kind == KIND_SINGLE) {
+    if (m->kind == FI__METRIC_SINGLE) {
         fi__apply_single(dt, g, l->affine.step, m->W, first, last, out, acc);
         return FI_OK;
     }
-    if (m->kind == KIND_COLUMNS) {
+    if (m->kind == FI__METRIC_COLUMNS) {
         const int64_t K = m->k_eff;
         double *t = job->colt + (int64_t)worker * K * FI_COLUMN_APPLY;
         for (int64_t b0 = first; b0 < last; b0 += FI_COLUMN_APPLY) {
@@ -142,7 +142,7 @@ static int apply_checked(fi_context *ctx, const fi_metric *m, fi_dtype dtype, co
         return fi__fail(ctx, FI_ERR_NONFINITE, "target[%lld] is not finite", (long long)bad);
     apply_job job = {m, dtype, target, out, flags, residual, NULL, NULL,
                      fi__rank_cap(m->layout.max_size, m->k_eff)};
-    if (!residual && m->kind == KIND_COLUMNS) {
+    if (!residual && m->kind == FI__METRIC_COLUMNS) {
         job.colt = fi__alloc(&ctx->mem, (size_t)ctx->threads * (size_t)(m->k_eff * FI_COLUMN_APPLY) *
                                             sizeof(double));
         if (!job.colt)

@@ -39,12 +39,12 @@ static bool affine_sizes(const fi_metric *m, int64_t *wtotal, int64_t *stotal, i
     const int64_t p = m->layout.affine.size, K = m->k_eff, count = m->count;
     int64_t per;
     *wtotal = *stotal = *copy = 0;
-    if (m->kind == KIND_SINGLE) {
+    if (m->kind == FI__METRIC_SINGLE) {
         *wtotal = count;
         return true;
     }
     if (__builtin_mul_overflow(count, m->cap, stotal)) return false;
-    if (m->kind == KIND_FACTOR)
+    if (m->kind == FI__METRIC_FACTOR)
         return !__builtin_mul_overflow(m->cap, p, &per) &&
                !__builtin_mul_overflow(count, per, wtotal);
     return !__builtin_mul_overflow(K, p, &per) && !__builtin_mul_overflow(count, per, copy) &&
@@ -64,15 +64,15 @@ static int metric_alloc(fi_context *ctx, const fi_problem *pb, const fi_layout *
     m->sums_to_one = pb->sums_to_one;
     m->layout = *l;
     m->sdt = pb->dtype;
-    m->kind = KIND_FACTOR;
+    m->kind = FI__METRIC_FACTOR;
     if (!l->indexed) {
         const fi_blocks *a = &l->affine;
         const bool stream = ctx->method == FI_METHOD_AUTO && fi__stream_supported(pb, l);
         m->cap = fi__rank_cap(a->size, pb->k_eff);
-        if (a->size == 1) m->kind = KIND_SINGLE;
-        else if (stream && a->size >= pb->k_eff && a->stride == 1) m->kind = KIND_ROWS;
+        if (a->size == 1) m->kind = FI__METRIC_SINGLE;
+        else if (stream && a->size >= pb->k_eff && a->stride == 1) m->kind = FI__METRIC_ROWS;
         else if (stream && a->size >= pb->k_eff && a->step == 1 && a->stride > 1)
-            m->kind = KIND_COLUMNS;
+            m->kind = FI__METRIC_COLUMNS;
     }
     int64_t wtotal = 0, stotal = 0, copy = 0;
     bool ok = (m->prob = fi__calloc(mem, (size_t)pb->k_eff, sizeof(double))) != NULL;
@@ -103,12 +103,12 @@ static int metric_alloc(fi_context *ctx, const fi_problem *pb, const fi_layout *
     } else if (ok) {
         ok = affine_sizes(m, &wtotal, &stotal, &copy);
     }
-    const bool gram = m->kind == KIND_ROWS || m->kind == KIND_COLUMNS;
+    const bool gram = m->kind == FI__METRIC_ROWS || m->kind == FI__METRIC_COLUMNS;
     const int64_t K = pb->k_eff;
     /* The copy is written whole by the build (no zeroing pass over it); the rest is small or,
      * for W, lazily zeroed pages. */
     ok = ok && (wtotal == 0 || (m->W = fi__calloc(mem, (size_t)wtotal, sizeof(double)))) &&
-         (m->kind == KIND_SINGLE ||
+         (m->kind == FI__METRIC_SINGLE ||
           ((m->sigma = fi__calloc(mem, (size_t)stotal + 1, sizeof(double))) &&
            (m->rank = fi__calloc(mem, (size_t)l->count, sizeof(int64_t))))) &&
          (!gram || ((m->copy = fi__alloc(mem, (size_t)copy * (size_t)fi__dtype_bytes(m->sdt))) &&
@@ -168,7 +168,7 @@ static int64_t block_general(fi_context *ctx, const fi_problem *pb, const fi_lay
 static bool store_block(fi_metric *m, int64_t b, int64_t rank, const build_ws *ws)
 {
     const int64_t p = fi__block_size(&m->layout, b);
-    if (m->kind == KIND_SINGLE) { /* c = w^2, or -w where w^2 leaves the normal range */
+    if (m->kind == FI__METRIC_SINGLE) { /* c = w^2, or -w where w^2 leaves the normal range */
         const double w = fabs(ws->W[0]), c = w * w;
         m->W[b] = rank == 0 ? 0.0 : c >= DBL_MIN && c <= DBL_MAX ? c : -w;
         return true;
@@ -178,7 +178,7 @@ static bool store_block(fi_metric *m, int64_t b, int64_t rank, const build_ws *w
     m->rank[b] = rank;
     memcpy(m->sigma + so, ws->sigma, (size_t)rank * sizeof(double));
     double *W = m->W + wo;
-    if (m->kind != KIND_FACTOR) {
+    if (m->kind != FI__METRIC_FACTOR) {
         if (!m->own[b] && !(m->own[b] = fi__alloc(&m->mem, (size_t)(m->cap * p) * sizeof(double))))
             return false;
         W = m->own[b];
@@ -233,26 +233,26 @@ static int build_range(void *arg, int64_t first, int64_t last, int worker, char 
                             sizeof(double));
     ws.W = fi__calloc(&ctx->mem, (size_t)(pmax * cap), sizeof(double));
     ws.sigma = fi__calloc(&ctx->mem, (size_t)cap + 1, sizeof(double));
-    if (m->kind == KIND_COLUMNS) {
+    if (m->kind == FI__METRIC_COLUMNS) {
         ws.acc_raw = fi__calloc(&ctx->mem,
                                 (size_t)(fi__column_entries(K) * fi__column_width(K) + 4),
                                 sizeof(double));
         ws.acc = (double *)(((uintptr_t)ws.acc_raw + 31) & ~(uintptr_t)31);
     }
     if (status != FI_OK || !ws.B || !ws.scratch || !ws.W || !ws.sigma ||
-        (m->kind == KIND_COLUMNS && !ws.acc_raw)) {
+        (m->kind == FI__METRIC_COLUMNS && !ws.acc_raw)) {
         snprintf(err, FI_ERRLEN, "out of memory for the workspace of %lld x %lld blocks",
                  (long long)pmax, (long long)K);
         status = status == FI_OK ? FI_ERR_NOMEM : status;
         goto done;
     }
     const double rcond = l->indexed ? 0 : fi__rcond(ctx, pb->dtype, a->size, K);
-    const bool pixels = stream && m->kind == KIND_FACTOR && a->size >= 2 && a->size <= 4 &&
+    const bool pixels = stream && m->kind == FI__METRIC_FACTOR && a->size >= 2 && a->size <= 4 &&
                         a->size < K;
     /* columns: the copy of the whole range row by row (long runs), then the kernel's width of
      * blocks at a time (at most 1024) */
-    const int64_t chunk = m->kind == KIND_COLUMNS ? fi__column_width(K) : FI_METRIC_CHUNK;
-    if (m->kind == KIND_COLUMNS)
+    const int64_t chunk = m->kind == FI__METRIC_COLUMNS ? fi__column_width(K) : FI_METRIC_CHUNK;
+    if (m->kind == FI__METRIC_COLUMNS)
         fi__metric_copy_columns(pb, first, last - first, a->size, a->stride, m->count, m->copy);
     for (int64_t b0 = first; b0 < last && status == FI_OK; b0 += chunk) {
         const int64_t nb = last - b0 < chunk ? last - b0 : chunk;
@@ -265,11 +265,11 @@ static int build_range(void *arg, int64_t first, int64_t last, int worker, char 
                 for (int64_t j = c0; j < c0 + len; j++)
                     if (ok[j]) m->rank[b0 + j] = a->size; /* sigma: unused at full rank */
             }
-        } else if (m->kind == KIND_SINGLE && stream && a->step == 1)
+        } else if (m->kind == FI__METRIC_SINGLE && stream && a->step == 1)
             single_chunk(kern, pb, rcond, ctx->atol, b0, nb, m->W, ok);
-        else if (m->kind == KIND_SINGLE && stream)
+        else if (m->kind == FI__METRIC_SINGLE && stream)
             fi__metric_single(pb, a->step, rcond, ctx->atol, b0, nb, m->W, ok);
-        else if (m->kind == KIND_COLUMNS) {
+        else if (m->kind == FI__METRIC_COLUMNS) {
             kern->column_sums(pb, b0, nb, a->size, a->stride, NULL, ws.acc);
             for (int64_t j = 0; j < nb; j++) {
                 fi_gram gm;
@@ -278,7 +278,7 @@ static int build_range(void *arg, int64_t first, int64_t last, int worker, char 
                                                 m->coef + (b0 + j) * K * K,
                                                 m->sigma + (b0 + j) * m->cap, &m->rank[b0 + j]);
             }
-        } else if (m->kind == KIND_ROWS) {
+        } else if (m->kind == FI__METRIC_ROWS) {
             const int64_t p = a->size;
             const size_t e = (size_t)fi__dtype_bytes(pb->dtype);
             for (int64_t j = 0; j < nb; j++) {

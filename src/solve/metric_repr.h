@@ -8,7 +8,12 @@
 #define FI_SOLVE_METRIC_REPR_H
 #include "core/problem.h"
 
-typedef enum metric_kind { KIND_FACTOR, KIND_SINGLE, KIND_ROWS, KIND_COLUMNS } metric_kind;
+typedef enum fi__metric_kind {
+    FI__METRIC_FACTOR,
+    FI__METRIC_SINGLE,
+    FI__METRIC_ROWS,
+    FI__METRIC_COLUMNS
+} fi__metric_kind;
 
 struct fi_metric {
     fi_allocator mem;
@@ -20,7 +25,7 @@ struct fi_metric {
     int64_t *indices;
     int64_t *w_off;     /* per-block offsets into W and sigma (indexed only), count+1 each */
     int64_t *s_off;
-    metric_kind kind;
+    fi__metric_kind kind;
     int64_t cap;        /* rank_cap of the affine layout's blocks */
     double *W;          /* FACTOR: block b's rank_cap rows of p_b values; SINGLE: c[b] */
     double *sigma;      /* block b: rank_b singular values (not SINGLE) */
@@ -48,14 +53,14 @@ static inline void fi__metric_offsets(const fi_metric *m, int64_t b, int64_t *wo
 
 static inline int64_t fi__metric_rank(const fi_metric *m, int64_t b)
 {
-    return m->kind == KIND_SINGLE ? m->W[b] != 0 : m->rank[b];
+    return m->kind == FI__METRIC_SINGLE ? m->W[b] != 0 : m->rank[b];
 }
 
 /* W_b[q][j] (not SINGLE). */
 static inline double fi__metric_w(const fi_metric *m, int64_t b, int64_t q, int64_t j)
 {
     const int64_t K = m->k_eff, p = fi__block_size(&m->layout, b);
-    if (m->kind == KIND_FACTOR) {
+    if (m->kind == FI__METRIC_FACTOR) {
         int64_t wo, so;
         fi__metric_offsets(m, b, &wo, &so);
         return m->W[wo + q * p + j];
@@ -63,7 +68,8 @@ static inline double fi__metric_w(const fi_metric *m, int64_t b, int64_t q, int6
     if (m->own[b]) return m->own[b][q * p + j];
     double x = 0;
     for (int64_t i = 0; i < K; i++) {
-        const int64_t at = m->kind == KIND_ROWS ? (b * K + i) * p + j : (j * K + i) * m->count + b;
+        const int64_t at =
+            m->kind == FI__METRIC_ROWS ? (b * K + i) * p + j : (j * K + i) * m->count + b;
         x += m->coef[b * K * K + q * K + i] * fi__load(m->sdt, m->copy, at);
     }
     return x;
