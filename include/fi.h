@@ -203,7 +203,8 @@ FI_API const char *fi_strerror(int status);
 FI_API const char *fi_context_error(const fi_context *ctx);
 /* Sets an option (fi_option key). Integer options must be given integral values. */
 FI_API FI_NODISCARD int fi_context_set(fi_context *ctx, int option, double value);
-/* Reads an option into *value. */
+/* Reads an option into *value. ctx is const and may be read concurrently, so a failure
+ * (FI_ERR_OPTION: unknown key) records no message: fi_context_error keeps the previous text. */
 FI_API FI_NODISCARD int fi_context_get(const fi_context *ctx, int option, double *value);
 /* Routes the context's allocations through alloc/free (both NULL restores malloc/free).
  * Must be called before any metric or accumulator is made with ctx. */

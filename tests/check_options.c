@@ -97,6 +97,9 @@ START_TEST(test_set_get_ranges)
 }
 END_TEST
 
+/* docs/api.md: fi_context_error's text is at most 255 bytes. */
+#define FI_ERRLEN_DOC 256
+
 START_TEST(test_unknown_options)
 {
     const int keys[] = {0, 9, -1, 99, 1 << 30};
@@ -104,8 +107,12 @@ START_TEST(test_unknown_options)
     for (size_t k = 0; k < sizeof keys / sizeof keys[0]; k++) {
         ck_assert_int_eq(fi_context_set(ctx, keys[k], 1.0), FI_ERR_OPTION);
         ck_assert_msg(strstr(fi_context_error(ctx), "option") != NULL, "%s", fi_context_error(ctx));
+        char before[FI_ERRLEN_DOC];
+        snprintf(before, sizeof before, "%s", fi_context_error(ctx));
         ck_assert_int_eq(fi_context_get(ctx, keys[k], &v), FI_ERR_OPTION);
         ck_assert_double_eq(v, 42); /* untouched */
+        /* docs/api.md: the const getter records nothing; the earlier text stays */
+        ck_assert_str_eq(fi_context_error(ctx), before);
     }
     ck_assert_int_eq(fi_context_set(NULL, FI_OPT_RCOND, 1e-6), FI_ERR_NULL);
     ck_assert_int_eq(fi_context_get(NULL, FI_OPT_RCOND, &v), FI_ERR_NULL);

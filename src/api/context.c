@@ -143,7 +143,9 @@ int fi_context_get(const fi_context *ctx, int option, double *value)
     case FI_OPT_ISA: v = ctx->isa; break;
     case FI_OPT_RANK_RULE: v = ctx->rank_rule; break;
     default:
-        /* The context is const: the message cannot be recorded, the code says it all. */
+        /* No message: writing ctx->error through a cast would be defined (contexts are
+         * malloc'd), but concurrent readers are allowed (docs/api.md), and two failing
+         * readers would race on the buffer. The status says it all. */
         return FI_ERR_OPTION;
     }
     *value = v;
