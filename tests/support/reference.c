@@ -108,7 +108,8 @@ void ref_spectrum_block(ref_rng *r, int64_t K, const double *P, double *S, int64
 {
     double *Vq = malloc(sizeof(double) * (size_t)(p * rank + 1));
     double *U = malloc(sizeof(double) * (size_t)(K * rank + 1));
-    double *sq = malloc(sizeof(double) * (size_t)K);
+    /* calloc: every entry is set below, but for K < 1 nothing would be */
+    double *sq = calloc((size_t)(K > 0 ? K : 1), sizeof(double));
     for (int64_t i = 0; i < K; i++) sq[i] = sqrt(P[i]); /* unit: sum P = 1 */
     ref_orthonormal(r, p, rank, NULL, Vq);
     ref_orthonormal(r, K, rank, zero_mean ? sq : NULL, U);
