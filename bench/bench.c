@@ -1,10 +1,15 @@
 /* Benchmarks W1-W6 of SPEC section 3: median time of fi_direct (class target argmax P,
  * float32 scores; W3 and W4 also with bfloat16 scores, as engines keep gradients) against
  * the floor, a streaming read of the same input bytes in this run.
+ * The bfloat16 rows run under FI_RANK_NOISE: under the default FI_RANK_ROUNDOFF a block of
+ * p = 4096 >= 1/u = 256 coordinates has rcond >= 1, so rank 0 and FI 0 (docs/api.md,
+ * fi_rank_rule), and the row would time nothing. A workload whose FI is 0 on every block is
+ * refused for the same reason.
  * Each repetition times the floor and then every configuration (1 and 2 threads; the default
  * checked mode, which reads the input once more to guarantee an untouched out on non-finite
  * input, and FI_SINGLE_PASS), so that a noisy neighbour slows both sides of a ratio alike.
- * Prints one line per configuration: name threads mode lib_ms floor_ms ratio.
+ * Prints one line per configuration: name threads mode rule lib_ms floor_ms ratio, where
+ * rule is the FI_OPT_RANK_RULE in force ("roundoff", the default, or "noise").
  * The metric path (single thread, float32 workloads): mode "metric" times
  * fi_metric_from_scores + fi_compute against the floor of the scores, mode "compute" times
  * fi_compute alone against a read of its inputs: the target row and the metric's bytes as
@@ -49,7 +54,18 @@ typedef struct workload {
     int64_t K, n, count, size, stride, step;
     int indexed, reps;
     int bf16; /* scores stored as bfloat16 (engines' gradients); the floor reads those bytes */
+    int rule; /* FI_OPT_RANK_RULE; 0 is FI_RANK_ROUNDOFF, the default */
 } workload;
+
+static const char *rule_name(int rule) { return rule == FI_RANK_NOISE ? "noise" : "roundoff"; }
+
+/* Blocks with FI > 0, so that a row known to time all-zero results is caught. */
+static int64_t nonzero_blocks(const double *out, int64_t count)
+{
+    int64_t k = 0;
+    for (int64_t b = 0; b < count; b++) k += out[b] > 0;
+    return k;
+}
 
 int main(int argc, char **argv)
 {
@@ -60,14 +76,15 @@ int main(int argc, char **argv)
     const char *data_dir = getenv("FI_BENCH_DATA") ? getenv("FI_BENCH_DATA") : "build/bench";
     const int64_t M = 4096, IMG = 448;
     const workload w[] = {
-        {"W1-element", 4, M * M, M * M, 1, 1, 1, 0, 7, 0},
-        {"W2-pixel", 4, IMG * IMG * 3, IMG * IMG, 3, 1, 3, 0, 15, 0},
-        {"W3-row", 4, M * M, M, M, 1, M, 0, 7, 0},
-        {"W4-column", 4, M * M, M, M, M, 1, 0, 7, 0},
-        {"W5-patch", 4, IMG * IMG * 3, (IMG / 14) * (IMG / 14), 14 * 14 * 3, 0, 0, 1, 15, 0},
-        {"W6-row-K16", 16, M * M, M, M, 1, M, 0, 5, 0},
-        {"W3-row-bf16", 4, M * M, M, M, 1, M, 0, 7, 1},
-        {"W4-column-bf16", 4, M * M, M, M, M, 1, 0, 7, 1},
+        {"W1-element", 4, M * M, M * M, 1, 1, 1, 0, 7, 0, FI_RANK_ROUNDOFF},
+        {"W2-pixel", 4, IMG * IMG * 3, IMG * IMG, 3, 1, 3, 0, 15, 0, FI_RANK_ROUNDOFF},
+        {"W3-row", 4, M * M, M, M, 1, M, 0, 7, 0, FI_RANK_ROUNDOFF},
+        {"W4-column", 4, M * M, M, M, M, 1, 0, 7, 0, FI_RANK_ROUNDOFF},
+        {"W5-patch", 4, IMG * IMG * 3, (IMG / 14) * (IMG / 14), 14 * 14 * 3, 0, 0, 1, 15, 0,
+         FI_RANK_ROUNDOFF},
+        {"W6-row-K16", 16, M * M, M, M, 1, M, 0, 5, 0, FI_RANK_ROUNDOFF},
+        {"W3-row-bf16", 4, M * M, M, M, 1, M, 0, 7, 1, FI_RANK_NOISE},
+        {"W4-column-bf16", 4, M * M, M, M, M, 1, 0, 7, 1, FI_RANK_NOISE},
     };
     uint64_t seed = 12345;
     for (size_t t = 0; t < sizeof w / sizeof w[0]; t++) {
@@ -111,7 +128,8 @@ int main(int argc, char **argv)
         fi_context *ctx[CONFIGS] = {NULL};
         for (int c = 0; c < CONFIGS; c++)
             if (fi_context_create(&ctx[c]) != FI_OK ||
-                fi_context_set(ctx[c], FI_OPT_THREADS, cfg_threads[c]) != FI_OK)
+                fi_context_set(ctx[c], FI_OPT_THREADS, cfg_threads[c]) != FI_OK ||
+                fi_context_set(ctx[c], FI_OPT_RANK_RULE, wl->rule) != FI_OK)
                 return 1;
         double tf[MAXREP], tl[CONFIGS][MAXREP], tm[MAXREP], tc[MAXREP], tcf[MAXREP];
         const int metric_path = !wl->bf16 && K <= 4;
@@ -137,6 +155,11 @@ int main(int argc, char **argv)
                     fprintf(stderr, "%s: %s\n", wl->name, fi_context_error(ctx[c]));
                     return 1;
                 }
+                if (r == 0 && nonzero_blocks(out, wl->count) == 0) {
+                    fprintf(stderr, "%s: FI is 0 on every block under rule %s: nothing to time\n",
+                            wl->name, rule_name(wl->rule));
+                    return 1;
+                }
             }
             if (!metric_path) continue;
             fi_metric *m = NULL;
@@ -160,15 +183,17 @@ int main(int argc, char **argv)
         const double fl = median(tf, wl->reps);
         for (int c = 0; c < CONFIGS; c++) {
             const double ms = median(tl[c], wl->reps);
-            printf("%s %d %s %.2f %.2f %.2f\n", wl->name, cfg_threads[c],
-                   cfg_flags[c] ? "1pass" : "checked", ms, fl, ms / fl);
+            printf("%s %d %s %s %.2f %.2f %.2f\n", wl->name, cfg_threads[c],
+                   cfg_flags[c] ? "1pass" : "checked", rule_name(wl->rule), ms, fl, ms / fl);
             fi_context_free(ctx[c]);
         }
         if (metric_path) {
             const double mm = median(tm, wl->reps), cm = median(tc, wl->reps);
             const double cf = median(tcf, wl->reps);
-            printf("%s 1 metric %.2f %.2f %.2f\n", wl->name, mm, fl, mm / fl);
-            printf("%s 1 compute %.2f %.2f %.2f\n", wl->name, cm, cf, cm / cf);
+            printf("%s 1 metric %s %.2f %.2f %.2f\n", wl->name, rule_name(wl->rule), mm, fl,
+                   mm / fl);
+            printf("%s 1 compute %s %.2f %.2f %.2f\n", wl->name, rule_name(wl->rule), cm, cf,
+                   cm / cf);
         }
         free(wread);
         fflush(stdout);

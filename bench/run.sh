@@ -22,15 +22,17 @@ else
     echo "(peer and PyTorch workloads skipped: /usr/bin/python3 with torch not found; apt-get install python3-torch)"
 fi
 echo "machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB"
-printf '%-15s %7s %8s %10s %10s %10s %10s %12s\n' workload threads mode lib_ms floor_ms lib/floor peer_ms peer/lib
-grep -v '^REAL' "$lib" | while read -r name th mode ms fl ratio; do
+echo "rule: the FI_OPT_RANK_RULE of the row (roundoff = the default; the bf16 rows use noise,"
+echo "since under the default their p = 4096-coordinate blocks have rank 0 and FI 0)"
+printf '%-15s %7s %8s %8s %10s %10s %10s %10s %12s\n' workload threads mode rule lib_ms floor_ms lib/floor peer_ms peer/lib
+grep -v '^REAL' "$lib" | while read -r name th mode rule ms fl ratio; do
     p=$(sed -n "s/^$name peer_ms=//p" "$peer")
     if [ -n "$p" ] && [ "$th" = 1 ] && [ "$mode" != compute ]; then
         speed=$(awk -v a="$p" -v b="$ms" 'BEGIN{printf "%.1fx", a/b}')
     else
         p=-; speed=-
     fi
-    printf '%-15s %7s %8s %10s %10s %10s %10s %12s\n' "$name" "$th" "$mode" "$ms" "$fl" "$ratio" "$p" "$speed"
+    printf '%-15s %7s %8s %8s %10s %10s %10s %10s %12s\n' "$name" "$th" "$mode" "$rule" "$ms" "$fl" "$ratio" "$p" "$speed"
 done
 echo
 echo "real-gradient workloads: float32, 1 thread, checked; rand = uniform scores of the same shape"
