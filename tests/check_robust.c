@@ -61,6 +61,101 @@ START_TEST(test_extreme_magnitudes)
 }
 END_TEST
 
+/* Residuals of p = 8 blocks (rank <= K = 4 < p, so they are not 0) are invariant under the
+ * scale of the scores, down to a scale where 1/sigma nears overflow. */
+static void scaled_residual(double scale, int method, double *out)
+{
+    ref_rng seed;
+    ref_seed(&seed, 7);
+    const int64_t p = 8, n = p * NB;
+    double P[K], *S = malloc(sizeof(double) * K * n), *g = malloc(sizeof(double) * n);
+    ref_softmax(&seed, K, 1.0, P);
+    ref_scores_p(&seed, K, n, n, P, 1, S);
+    for (int64_t c = 0; c < n; c++) g[c] = ref_normal(&seed);
+    for (int64_t i = 0; i < K * n; i++) S[i] *= scale;
+    fi_context *ctx;
+    ck_assert_int_eq(fi_context_create(&ctx), FI_OK);
+    ck_assert_int_eq(fi_context_set(ctx, FI_OPT_METHOD, method), FI_OK);
+    fi_blocks bl = {NB, p, 1, p};
+    fi_metric *m = NULL;
+    ck_assert_int_eq(fi_metric_from_scores(ctx, K, P, FI_F64, S, n, n, &bl, &m), FI_OK);
+    ck_assert_int_eq(fi_residual(ctx, m, FI_F64, g, out), FI_OK);
+    fi_metric_free(m);
+    fi_context_free(ctx);
+    free(S);
+    free(g);
+}
+
+START_TEST(test_residual_extreme_magnitudes)
+{
+    const double scales[] = {1e-307, 1e-306, 1e-150, 1e150, 1e300};
+    for (int method = 0; method <= 1; method++) {
+        double base[NB], out[NB];
+        scaled_residual(1.0, method, base);
+        for (size_t s = 0; s < sizeof scales / sizeof scales[0]; s++) {
+            scaled_residual(scales[s], method, out);
+            for (int b = 0; b < NB; b++) {
+                ck_assert(base[b] > 0.1 && base[b] <= 1);
+                ck_assert_msg(fabs(out[b] - base[b]) <= 1e-9, "scale %g method %d block %d: %.17g "
+                              "vs %.17g", scales[s], method, b, out[b], base[b]);
+            }
+        }
+    }
+}
+END_TEST
+
+/* Scores near the underflow threshold: a p > 1 block whose 1/sigma overflows cannot give a
+ * finite FI, so the metric is refused (found by make fuzz: it used to give NaN with FI_OK). */
+START_TEST(test_subnormal_scores_refused)
+{
+    const double P[2] = {0.5, 0.5};
+    const double S[4] = {1e-320, 0, -3e-320, 0}; /* s_0 = (1e-320, 0), s_1 = (-3e-320, 0) */
+    const double g[2] = {1, 1};
+    const fi_blocks bl = {1, 2, 1, 2};
+    for (int method = 0; method <= 1; method++) {
+        fi_context *ctx;
+        ck_assert_int_eq(fi_context_create(&ctx), FI_OK);
+        ck_assert_int_eq(fi_context_set(ctx, FI_OPT_METHOD, method), FI_OK);
+        fi_metric *m = NULL;
+        ck_assert_int_eq(fi_metric_from_scores(ctx, 2, P, FI_F64, S, 2, 2, &bl, &m),
+                         FI_ERR_NONFINITE);
+        ck_assert_ptr_null(m);
+        ck_assert_ptr_nonnull(strstr(fi_context_error(ctx), "too small to invert"));
+        double out = -7;
+        ck_assert_int_eq(fi_direct(ctx, 2, P, FI_F64, S, 2, 2, &bl, g, -1, &out, 0),
+                         FI_ERR_NONFINITE);
+        ck_assert_double_eq(out, -7);
+        fi_context_free(ctx);
+    }
+}
+END_TEST
+
+/* A rank-0 coordinate (all scores 0) has FI 0 for any finite target, even one whose square
+ * overflows (found by make fuzz: fi_compute gave 0 * Inf = NaN with FI_OK). */
+START_TEST(test_rank0_element_huge_target)
+{
+    const double P[2] = {0.25, 0.75};
+    const double S[6] = {0, 1, -2, 0, 3, 5}; /* class-major: coordinate c is (S[c], S[3 + c]) */
+    const double g[3] = {1e200, 1e200, 1e-3};
+    const fi_blocks bl = {3, 1, 1, 1};
+    for (int method = 0; method <= 1; method++) {
+        fi_context *ctx;
+        ck_assert_int_eq(fi_context_create(&ctx), FI_OK);
+        ck_assert_int_eq(fi_context_set(ctx, FI_OPT_METHOD, method), FI_OK);
+        fi_metric *m = NULL;
+        ck_assert_int_eq(fi_metric_from_scores(ctx, 2, P, FI_F64, S, 3, 3, &bl, &m), FI_OK);
+        double out[3] = {-7, -7, -7};
+        ck_assert_int_eq(fi_compute(ctx, m, FI_F64, g, out, 0), FI_OK);
+        ck_assert_double_eq(out[0], 0);
+        ck_assert(isinf(out[1])); /* g^2 / sigma^2 overflows: +Inf, as documented */
+        /* coordinate 2, scores (-2, 5): sigma^2 = 0.25 * 4 + 0.75 * 25 = 19.75, FI = g^2 / 19.75 */
+        ck_assert_double_eq_tol(out[2], 1e-6 / 19.75, 1e-20);
+        fi_metric_free(m);
+        fi_context_free(ctx);
+    }
+}
+END_TEST
+
 /* Probabilities near 0 and 1: FI stays finite, within its bound, and a class of probability 0
  * contributes nothing (its column of B is zero). */
 START_TEST(test_extreme_probabilities)
@@ -155,6 +250,9 @@ static Suite *robust_suite(void)
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, test_extreme_magnitudes);
     tcase_add_test(tc, test_extreme_probabilities);
+    tcase_add_test(tc, test_residual_extreme_magnitudes);
+    tcase_add_test(tc, test_subnormal_scores_refused);
+    tcase_add_test(tc, test_rank0_element_huge_target);
     tcase_add_test(tc, test_concurrent_contexts);
     suite_add_tcase(s, tc);
     return s;

@@ -135,6 +135,24 @@ typedef struct build_ws {
     double *B, *scratch, *W, *sigma, *acc_raw, *acc;
 } build_ws;
 
+/* A factor W = diag(1/sigma) V^T of p > 1 coordinates whose 1/sigma overflowed (scores near
+ * the underflow threshold) holds Inf, or NaN where V is 0: every FI and residual made from it
+ * would be NaN or Inf, so the block is refused instead (p = 1 keeps its own encoding). */
+static int64_t checked_rank(int64_t rank, int64_t p, int64_t b, const build_ws *ws, char *err,
+                            int *status)
+{
+    if (p == 1) return rank;
+    for (int64_t i = 0; i < rank * p; i++)
+        if (!isfinite(ws->W[i])) {
+            snprintf(err, FI_ERRLEN, "block %lld: singular value %g of the scores is too small "
+                     "to invert (its reciprocal overflows); FI would not be finite",
+                     (long long)b, ws->sigma[i / p]);
+            *status = FI_ERR_NONFINITE;
+            return -1;
+        }
+    return rank;
+}
+
 /* Block b by the general path (closed form or small Gram kernel on the gathered block, else
  * the SVD) into ws->W (cap rows of p) and ws->sigma; returns its rank or -1 with err set. */
 static int64_t block_general(fi_context *ctx, const fi_problem *pb, const fi_layout *l, int64_t b,
@@ -145,7 +163,7 @@ static int64_t block_general(fi_context *ctx, const fi_problem *pb, const fi_lay
     int64_t rank = 0;
     if (ctx->method == FI_METHOD_AUTO &&
         fi__fast_factor(pb, l, b, rcond, ctx->atol, ws->scratch, &rank, ws->sigma, ws->W))
-        return rank;
+        return checked_rank(rank, p, b, ws, err, status);
     if (!fi__gather_block(pb, l, b, ws->B, ws->scratch)) {
         snprintf(err, FI_ERRLEN, "non-finite score in block %lld", (long long)b);
         *status = FI_ERR_NONFINITE;
@@ -160,7 +178,7 @@ static int64_t block_general(fi_context *ctx, const fi_problem *pb, const fi_lay
         *status = FI_ERR_LAPACK;
         return -1;
     }
-    return rank;
+    return checked_rank(rank, p, b, ws, err, status);
 }
 
 /* Stores block b's factor from ws into the metric's representation; false when a block's own
@@ -177,8 +195,10 @@ static bool store_block(fi_metric *m, int64_t b, int64_t rank, const build_ws *w
     fi__metric_offsets(m, b, &wo, &so);
     m->rank[b] = rank;
     memcpy(m->sigma + so, ws->sigma, (size_t)rank * sizeof(double));
-    double *W = m->W + wo;
-    if (m->kind != FI__METRIC_FACTOR) {
+    double *W; /* the Gram kinds have no shared W: m->W is NULL, and NULL + 0 is undefined */
+    if (m->kind == FI__METRIC_FACTOR) {
+        W = m->W + wo;
+    } else {
         if (!m->own[b] && !(m->own[b] = fi__alloc(&m->mem, (size_t)(m->cap * p) * sizeof(double))))
             return false;
         W = m->own[b];

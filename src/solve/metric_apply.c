@@ -7,19 +7,21 @@
 
 #define ALWAYS_INLINE static inline __attribute__((always_inline))
 
+/* c > 0: c x^2; c < 0: (c x)^2 (store_block in src/api/metric.c); c = 0 is rank 0, FI 0
+ * for any finite x (0 * (x * x) would be NaN once x * x overflows). */
+ALWAYS_INLINE double single_fi(double c, double x)
+{
+    const double y = c * x;
+    return c > 0 ? c * (x * x) : c < 0 ? y * y : 0.0;
+}
+
 ALWAYS_INLINE void single_body(fi_dtype dt, const void *g, int64_t step, const double *c,
                                int64_t first, int64_t last, double *out, bool accumulate)
 {
     if (accumulate) {
-        for (int64_t b = first; b < last; b++) {
-            const double x = fi__load(dt, g, b * step), y = c[b] * x;
-            out[b] += c[b] >= 0 ? c[b] * (x * x) : y * y;
-        }
+        for (int64_t b = first; b < last; b++) out[b] += single_fi(c[b], fi__load(dt, g, b * step));
     } else {
-        for (int64_t b = first; b < last; b++) {
-            const double x = fi__load(dt, g, b * step), y = c[b] * x;
-            out[b] = c[b] >= 0 ? c[b] * (x * x) : y * y;
-        }
+        for (int64_t b = first; b < last; b++) out[b] = single_fi(c[b], fi__load(dt, g, b * step));
     }
 }
 
