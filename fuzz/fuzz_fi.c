@@ -99,6 +99,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         bl.step = bl.size;
         bl.count = n / bl.size;
     }
+    /* out holds 64 values. More blocks fit in [0, n < 64) only with step 0 (all blocks at one
+     * place, a valid layout the library must compute in full, INT64_MAX times if asked), so
+     * such a layout is cut to 64 blocks: the caller's out must hold count values. */
+    if (bl.step == 0 && bl.count > 64) bl.count = 64;
     double probs[8];
     double psum = 0;
     for (int64_t i = 0; i < K; i++) psum += (probs[i] = 1.0 + (double)(take(&r, 1) % 8));

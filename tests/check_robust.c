@@ -125,6 +125,13 @@ START_TEST(test_subnormal_scores_refused)
         ck_assert_int_eq(fi_direct(ctx, 2, P, FI_F64, S, 2, 2, &bl, g, -1, &out, 0),
                          FI_ERR_NONFINITE);
         ck_assert_double_eq(out, -7);
+        /* p = 1: sigma = sqrt(0.5) * 4.1e-322, 1/sigma overflows (fi_compute gave NaN for g = 0) */
+        const double s1[2] = {4.1e-322, 0};
+        const fi_blocks one = {1, 1, 1, 1};
+        ck_assert_int_eq(fi_metric_from_scores(ctx, 2, P, FI_F64, s1, 1, 1, &one, &m),
+                         FI_ERR_NONFINITE);
+        ck_assert_ptr_null(m);
+        ck_assert_ptr_nonnull(strstr(fi_context_error(ctx), "too small to invert"));
         fi_context_free(ctx);
     }
 }

@@ -135,13 +135,12 @@ typedef struct build_ws {
     double *B, *scratch, *W, *sigma, *acc_raw, *acc;
 } build_ws;
 
-/* A factor W = diag(1/sigma) V^T of p > 1 coordinates whose 1/sigma overflowed (scores near
- * the underflow threshold) holds Inf, or NaN where V is 0: every FI and residual made from it
- * would be NaN or Inf, so the block is refused instead (p = 1 keeps its own encoding). */
+/* A factor W = diag(1/sigma) V^T whose 1/sigma overflowed (scores near the underflow
+ * threshold) holds Inf, or NaN where V is 0: FI and residuals made from it would be NaN (0 * Inf)
+ * or Inf even where they are finite, so the block is refused instead. */
 static int64_t checked_rank(int64_t rank, int64_t p, int64_t b, const build_ws *ws, char *err,
                             int *status)
 {
-    if (p == 1) return rank;
     for (int64_t i = 0; i < rank * p; i++)
         if (!isfinite(ws->W[i])) {
             snprintf(err, FI_ERRLEN, "block %lld: singular value %g of the scores is too small "
