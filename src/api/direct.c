@@ -39,6 +39,9 @@ static inline double target_at(const direct_job *job, int64_t c, const double *s
     return job->target ? fi__load(job->pb->dtype, job->target, c) : s[job->k];
 }
 
+/* The target class for the Gram kernels' leverage form, or -1 for a gradient target. */
+static inline int64_t job_class(const direct_job *job) { return job->target ? -1 : job->k; }
+
 /* Where the streaming kernels read g: the target, or the target class's row of the scores
  * (the same coordinates: both are indexed by coordinate). */
 static inline const void *target_base(const direct_job *job)
@@ -110,8 +113,8 @@ static bool gram_block(const direct_job *job, int64_t b, int64_t p, double psum,
             }
             fi__gram_add(&gm, K, bv, m, true, g);
         }
-        return fi__gram_fi(&gm, K, sp, psum, rcond, job->ctx->atol, p, pb->dtype != FI_F64, fi,
-                           &rank);
+        return fi__gram_fi(&gm, K, sp, psum, rcond, job->ctx->atol, p, pb->dtype != FI_F64,
+                           job_class(job), fi, &rank);
     }
     if (p > FI_GRAM_MAX_K) return false;
     double gv[FI_GRAM_MAX_K];
@@ -162,28 +165,46 @@ static int block_general(const direct_job *job, direct_ws *ws, int64_t b, double
         put(job, b, fi);
         return FI_OK;
     }
-    if (!(ctx->method == FI_METHOD_AUTO &&
-          fi__fast_factor(pb, l, b, rcond, ctx->atol, scratch, &r, sigma, W))) {
+    /* A class target is the class's score with the softmax null direction removed, as the
+     * columns of B are when the null rule applies (B q = 0 up to rounding): the leverage form
+     * that the Gram kernels compute, instead of a score that carries the rounding residue. */
+    const bool klass = !job->target;
+    bool gathered = false, null = false;
+    if (klass && p >= K) {
         if (!fi__gather_block(pb, l, b, ws->B, scratch)) {
             snprintf(err, FI_ERRLEN, "non-finite score in block %lld", (long long)b);
             return FI_ERR_NONFINITE;
         }
+        null = fi__deflate_null(ws->B, p, K, pb->sqrt_prob, rcond, ctx->atol);
+        gathered = true;
+    }
+    for (int64_t j = 0; j < p; j++) {
+        const int64_t c = fi__block_coord(l, b, j);
+        if (!klass) {
+            g[j] = fi__load(pb->dtype, job->target, c);
+            continue;
+        }
+        fi__problem_scores_at(pb, c, scratch);
+        double mean = 0;
+        if (null)
+            for (int64_t i = 0; i < K; i++) mean += pb->prob[i] * scratch[i];
+        g[j] = scratch[job->k] - mean / psum;
+    }
+    if (!(ctx->method == FI_METHOD_AUTO &&
+          fi__fast_factor(pb, l, b, rcond, ctx->atol, scratch, &r, sigma, W))) {
+        if (!gathered) {
+            if (!fi__gather_block(pb, l, b, ws->B, scratch)) {
+                snprintf(err, FI_ERRLEN, "non-finite score in block %lld", (long long)b);
+                return FI_ERR_NONFINITE;
+            }
+            null = fi__deflate_null(ws->B, p, K, pb->sqrt_prob, rcond, ctx->atol);
+        }
         int info = 0;
-        const bool null = fi__deflate_null(ws->B, p, K, pb->sqrt_prob, rcond, ctx->atol);
         if (fi__svd_factor(ws->B, p, K, rcond, ctx->atol, null ? K - 1 : K, &ws->sw, &r, sigma, W,
                            &info) != FI_OK) {
             snprintf(err, FI_ERRLEN, "LAPACK dgesvd failed on block %lld, info %d", (long long)b,
                      info);
             return FI_ERR_LAPACK;
-        }
-    }
-    for (int64_t j = 0; j < p; j++) {
-        const int64_t c = fi__block_coord(l, b, j);
-        if (job->target) {
-            g[j] = fi__load(pb->dtype, job->target, c);
-        } else {
-            fi__problem_scores_at(pb, c, scratch);
-            g[j] = scratch[job->k];
         }
     }
     fi = 0;
@@ -250,7 +271,7 @@ static int blocks_range(void *arg, int64_t first, int64_t last, int worker, char
                     fi__row_sums(kern, pb, b0 * a->step, a->size, job->target, job->k, &gm);
                 if (gram_finite(&gm, K) &&
                     fi__gram_fi(&gm, K, pb->sqrt_prob, psum, rcond, ctx->atol, a->size,
-                                pb->dtype != FI_F64, &fi, &r) &&
+                                pb->dtype != FI_F64, job_class(job), &fi, &r) &&
                     isfinite(fi))
                     put(job, b0 + j, fi);
                 else
@@ -271,7 +292,7 @@ static int blocks_range(void *arg, int64_t first, int64_t last, int worker, char
                              &gm) &&
             gram_finite(&gm, K) &&
             fi__gram_fi(&gm, K, pb->sqrt_prob, psum, fi__rcond(ctx, pb->dtype, p, K), ctx->atol, p,
-                        pb->dtype != FI_F64, &fi, &r) &&
+                        pb->dtype != FI_F64, job_class(job), &fi, &r) &&
             isfinite(fi))
             put(job, b, fi);
         else
