@@ -382,32 +382,28 @@ static int scaled_fi(const prepared *pr, double rcond, int64_t p, bool narrow, d
  * Phi M Phi^-1 (same eigenvalues) puts one exact eigenvalue within rad_j = sum_k rho_jk
  * phi_j / phi_k of w_j (small for a small eigenvalue, whose vector lives where f is small):
  * every kept disc must lie above the cut-off and every dropped one below, with the margin
- * (the count per side then follows). FI = sum_kept (E^T t)_k^2 / w_k^2 then moves by at most
- * 2 sum_jk |t_j / w_j^2| rho_jk |t_k / w_k| inside the kept space (first order, with the
- * remainder bounded through eta = |diag(w)^-1/2 D diag(w)^-1/2|_F <= 1e-3), and by
- * 2 sum_k |t_k / w_k^2| sum_dropped rho_dk |t_d| / gap_k through the rotation of the kept
- * space against the dropped one. The bound must not exceed what the unscaled test allows. */
-static int certified_eigen_fi(const prepared *pr, double rcond, int64_t p, bool narrow,
-                              double *fi, int64_t *rank)
+ * (the count per side then follows). */
+typedef struct certified {
+    double w[FI_GRAM_MAX_K], E[FI_GRAM_MAX_K * FI_GRAM_MAX_K], rho[FI_GRAM_MAX_K * FI_GRAM_MAX_K];
+    double gap[FI_GRAM_MAX_K]; /* kept j: its disc's distance from every dropped disc */
+    int keep[FI_GRAM_MAX_K];
+    int64_t rank;
+    double gamma;
+} certified;
+
+/* The decision on w, E (jacobi of pr->C); 0 when a disc straddles the cut-off. */
+static int certify(const prepared *pr, double rcond, int64_t p, certified *ce)
 {
     const int m = pr->m;
-    const double u = 0x1p-53;
-    const double gamma = (double)(p + 20 * m + 40) * u;
-    double A[FI_GRAM_MAX_K * FI_GRAM_MAX_K], E[FI_GRAM_MAX_K * FI_GRAM_MAX_K];
-    double w[FI_GRAM_MAX_K], phi[FI_GRAM_MAX_K], rho[FI_GRAM_MAX_K * FI_GRAM_MAX_K];
-    double rad[FI_GRAM_MAX_K], tt[FI_GRAM_MAX_K];
-    int keep[FI_GRAM_MAX_K];
+    const double *w = ce->w, *E = ce->E;
+    double phi[FI_GRAM_MAX_K], rad[FI_GRAM_MAX_K];
+    double *rho = ce->rho;
+    ce->gamma = (double)(p + 20 * m + 40) * 0x1p-53;
     for (int i = 0; i < m; i++)
         if (!(pr->f[i] >= 0) || !isfinite(pr->f[i])) return 0;
-    memcpy(A, pr->C, sizeof(double) * (size_t)(m * m));
-    jacobi(A, m, w, E);
     for (int j = 0; j < m; j++) {
         phi[j] = 0;
-        tt[j] = 0;
-        for (int i = 0; i < m; i++) {
-            phi[j] += fabs(E[i * m + j]) * pr->f[i];
-            tt[j] += E[i * m + j] * pr->t[i];
-        }
+        for (int i = 0; i < m; i++) phi[j] += fabs(E[i * m + j]) * pr->f[i];
     }
     for (int j = 0; j < m; j++) /* rho = |E^T C E - diag(w)| + gamma phi phi^T */
         for (int k = j; k < m; k++) {
@@ -418,7 +414,7 @@ static int certified_eigen_fi(const prepared *pr, double rcond, int64_t p, bool 
                 x += E[a * m + j] * ca;
             }
             if (j == k) x -= w[j];
-            rho[j * m + k] = rho[k * m + j] = fabs(x) + gamma * phi[j] * phi[k];
+            rho[j * m + k] = rho[k * m + j] = fabs(x) + ce->gamma * phi[j] * phi[k];
         }
     double lo_max = 0;
     for (int j = 0; j < m; j++) {
@@ -428,56 +424,87 @@ static int certified_eigen_fi(const prepared *pr, double rcond, int64_t p, bool 
         if (!isfinite(rad[j])) return 0;
         lo_max = fmax(lo_max, w[j] - rad[j]);
     }
-    const double cut_hi = fmax(pr->atol, rcond * sqrt(pr->trace * (1 + gamma)));
+    const double cut_hi = fmax(pr->atol, rcond * sqrt(pr->trace * (1 + ce->gamma)));
     const double cut_lo = fmax(pr->atol, rcond * sqrt(fmax(lo_max, 0)));
-    const double above = (1 + FI_GRAM_CUT_MARGIN) * cut_hi, below = (1 - FI_GRAM_CUT_MARGIN) * cut_lo;
+    const double above = (1 + FI_GRAM_CUT_MARGIN) * cut_hi;
+    const double below = (1 - FI_GRAM_CUT_MARGIN) * cut_lo;
     double top_dropped = 0;
-    int64_t r = 0;
+    ce->rank = 0;
     for (int j = 0; j < m; j++) {
-        if (w[j] - rad[j] > above * above) keep[j] = 1;
-        else if (w[j] + rad[j] < below * below) keep[j] = 0;
+        if (w[j] - rad[j] > above * above) ce->keep[j] = 1;
+        else if (w[j] + rad[j] < below * below) ce->keep[j] = 0;
         else return 0; /* the data cannot tell which side of the cut-off */
-        r += keep[j];
-        if (!keep[j]) top_dropped = fmax(top_dropped, w[j] + rad[j]);
+        ce->rank += ce->keep[j];
+        if (!ce->keep[j]) top_dropped = fmax(top_dropped, w[j] + rad[j]);
     }
-    if (pr->klass) { /* FI = |E_kept^T x|^2: only the rotation of the kept space counts */
-        double cx[FI_GRAM_MAX_K], acc = 0, rotation = 0;
-        for (int j = 0; j < m; j++) {
-            cx[j] = 0;
-            for (int i = 0; i < m; i++) cx[j] += E[i * m + j] * pr->x[i];
-            if (keep[j]) acc += cx[j] * cx[j];
-        }
-        for (int j = 0; j < m; j++) {
-            if (!keep[j]) continue;
-            const double gap = w[j] - rad[j] - top_dropped;
-            for (int k = 0; k < m; k++)
-                if (!keep[k]) rotation += fabs(cx[j]) * rho[k * m + j] * fabs(cx[k]) / gap;
-        }
-        if (!isfinite(acc) || !(2.2 * rotation <= certified_tolerance(m, gamma, narrow) * acc))
-            return 0;
-        *fi = acc;
-        *rank = r;
-        return 1;
+    for (int j = 0; j < m; j++) ce->gap[j] = ce->keep[j] ? w[j] - rad[j] - top_dropped : 0;
+    return 1;
+}
+
+/* FI from a certified decomposition. A class target: FI = |E_kept^T x|^2, and only the rotation
+ * of the kept space against the dropped one counts, by at most rho_dk / gap_k per pair.
+ * A gradient target: FI = sum_kept (E^T t)_k^2 / w_k^2 moves by at most
+ * 2 sum_jk |t_j / w_j^2| rho_jk |t_k / w_k| inside the kept space (first order, the remainder
+ * bounded through eta = |diag(w)^-1/2 D diag(w)^-1/2|_F <= 1e-3) and by
+ * 2 sum_k |t_k / w_k^2| sum_dropped rho_dk |t_d| / gap_k through the rotation. Either bound
+ * must not exceed what certified_tolerance allows. */
+static int certified_fi(const prepared *pr, const certified *ce, bool narrow, double *fi)
+{
+    const int m = pr->m;
+    const double *w = ce->w, *E = ce->E, *rho = ce->rho;
+    const double tol = certified_tolerance(m, ce->gamma, narrow);
+    double c[FI_GRAM_MAX_K], acc = 0, inside = 0, rotation = 0, eta2 = 0;
+    for (int j = 0; j < m; j++) { /* the target in the eigenbasis: E^T x or E^T t */
+        c[j] = 0;
+        for (int i = 0; i < m; i++) c[j] += E[i * m + j] * (pr->klass ? pr->x[i] : pr->t[i]);
     }
-    double acc = 0, inside = 0, rotation = 0, eta2 = 0;
     for (int j = 0; j < m; j++) {
-        if (!keep[j]) continue;
-        const double a = fabs(tt[j]) / (w[j] * w[j]), gap = w[j] - rad[j] - top_dropped;
-        acc += (tt[j] / w[j]) * (tt[j] / w[j]);
+        if (!ce->keep[j]) continue;
+        const double a = pr->klass ? fabs(c[j]) : fabs(c[j]) / (w[j] * w[j]);
+        acc += pr->klass ? c[j] * c[j] : (c[j] / w[j]) * (c[j] / w[j]);
         for (int k = 0; k < m; k++) {
-            if (keep[k]) {
-                inside += a * rho[j * m + k] * fabs(tt[k]) / w[k];
+            if (!ce->keep[k]) {
+                rotation += a * rho[k * m + j] * fabs(c[k]) / ce->gap[j];
+            } else if (!pr->klass) {
+                inside += a * rho[j * m + k] * fabs(c[k]) / w[k];
                 eta2 += rho[j * m + k] * rho[j * m + k] / (w[j] * w[k]);
-            } else {
-                rotation += a * rho[k * m + j] * fabs(tt[k]) / gap;
             }
         }
     }
-    const double bound = 1.1 * 2 * (inside + rotation);
-    if (!isfinite(acc) || !(eta2 <= 1e-6) || !(bound <= certified_tolerance(m, gamma, narrow) * acc))
-        return 0;
+    if (!isfinite(acc) || !(eta2 <= 1e-6) || !(2.2 * (inside + rotation) <= tol * acc)) return 0;
     *fi = acc;
-    *rank = r;
+    return 1;
+}
+
+/* A certified decomposition good for every target (the metric's factor): relative to FI,
+ * the error inside the kept space is at most 2 |R|_F with R_jk = rho_jk / w_j (the bound of
+ * certified_fi with |x|^2 = FI factored out), and the kept space turns by at most
+ * max rho_dk / gap_k. */
+static int certified_for_any_target(const prepared *pr, const certified *ce, bool narrow)
+{
+    const int m = pr->m;
+    const double tol = certified_tolerance(m, ce->gamma, narrow);
+    double r2 = 0, turn = 0;
+    for (int j = 0; j < m; j++) {
+        if (!ce->keep[j]) continue;
+        for (int k = 0; k < m; k++) {
+            const double x = ce->rho[j * m + k];
+            if (ce->keep[k]) r2 += (x / ce->w[j]) * (x / ce->w[j]);
+            else turn = fmax(turn, x / ce->gap[j]);
+        }
+    }
+    return 2.2 * sqrt(r2) <= tol && 2.2 * turn <= tol;
+}
+
+static int certified_eigen_fi(const prepared *pr, double rcond, int64_t p, bool narrow,
+                              double *fi, int64_t *rank)
+{
+    certified ce;
+    double A[FI_GRAM_MAX_K * FI_GRAM_MAX_K];
+    memcpy(A, pr->C, sizeof(double) * (size_t)(pr->m * pr->m));
+    jacobi(A, pr->m, ce.w, ce.E);
+    if (!certify(pr, rcond, p, &ce) || !certified_fi(pr, &ce, narrow, fi)) return 0;
+    *rank = ce.rank;
     return 1;
 }
 
@@ -491,13 +518,17 @@ int fi__gram_factor(const fi_gram *gm, int64_t K, const double *sqrt_prob, doubl
     }
     prepared pr;
     prepare(gm, K, sqrt_prob, psum, rcond, atol, -1, &pr);
-    double *C = pr.C, *v = pr.v, w[FI_GRAM_MAX_K], E[FI_GRAM_MAX_K * FI_GRAM_MAX_K];
+    certified ce;
+    double *v = pr.v, *w = ce.w, *E = ce.E, A[FI_GRAM_MAX_K * FI_GRAM_MAX_K];
     const int n = (int)K, m = pr.m, e = pr.e;
     const bool deflate = pr.deflate;
-    int keep[FI_GRAM_MAX_K];
-    atol = pr.atol;
-    jacobi(C, m, w, E);
-    if (!decide(w, m, rcond, atol, eigen_error_bound(pr.trace, p, n), keep)) return 0;
+    int *keep = ce.keep;
+    memcpy(A, pr.C, sizeof(double) * (size_t)(m * m));
+    jacobi(A, m, w, E);
+    /* the unscaled test, else the certified one (spread probabilities) */
+    if (!decide(w, m, rcond, pr.atol, eigen_error_bound(pr.trace, p, n), keep) &&
+        !(certify(&pr, rcond, p, &ce) && certified_for_any_target(&pr, &ce, narrow)))
+        return 0;
     double vv = 0;
     for (int i = 0; i < n; i++) vv += v[i] * v[i];
     int64_t r = 0;
