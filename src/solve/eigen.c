@@ -17,19 +17,26 @@
  * rotates by at most bound / gap (Davis-Kahan). All-zero blocks are proven zero exactly
  * (gram_is_zero) for scores no wider than float32.
  *
+ * Blocks this test leaves undecided because the class probabilities (or score norms) span
+ * orders of magnitude, so that kappa(C) is large while the block is well determined, take the
+ * diagonally scaled tests of src/solve/certified.c before the caller falls back to an SVD.
+ *
+ * A class target k is its leverage (SPEC fact 2): FI = |projection of e_k / sqrt(P_k)| on the
+ * kept space, the null direction below removed when it is dropped; gm->t is not read.
+ *
  * Softmax-consistent scores have sum_i P_i s_i = 0, so B sqrt(P) = 0 and C is exactly
  * singular. That null direction q = sqrt(P)/|sqrt(P)| is known: when |B q| (measured directly
  * from the per-coordinate means, without cancellation) is below the data's resolution (the rule
  * of fi__deflate_null, which the SVD path applies too), the kernel works in the
  * (K-1)-dimensional complement of q, where C is generically well conditioned. */
 #include "solve/eigen.h"
+#include "solve/gram_prepared.h"
 
-#define FI_GRAM_MIN_RATIO 1e-3
-#define FI_GRAM_CUT_MARGIN 1e-3 /* sigma within this relative distance of the cut: ambiguous */
 
 /* Cyclic Jacobi eigendecomposition of the symmetric n x n A (row-major, destroyed):
- * eigenvalues w[n], eigenvectors as the columns of V (row-major n x n). */
-static void jacobi(double *A, int n, double *w, double *V)
+ * eigenvalues w[n], eigenvectors as the columns of V (row-major n x n). A rotation in the
+ * plane (p, q) changes rows and columns p and q only; both triangles are kept in step. */
+void fi__jacobi(double *A, int n, double *w, double *V)
 {
     for (int i = 0; i < n; i++)
         for (int j = 0; j < n; j++) V[i * n + j] = i == j;
@@ -44,19 +51,20 @@ static void jacobi(double *A, int n, double *w, double *V)
             for (int q = p + 1; q < n; q++) {
                 const double apq = A[p * n + q];
                 if (apq == 0) continue;
-                const double theta = (A[q * n + q] - A[p * n + p]) / (2 * apq);
+                const double app = A[p * n + p], aqq = A[q * n + q];
+                const double theta = (aqq - app) / (2 * apq);
                 const double t = (theta >= 0 ? 1 : -1) / (fabs(theta) + sqrt(theta * theta + 1));
                 const double c = 1 / sqrt(t * t + 1), s = t * c;
-                for (int k = 0; k < n; k++) { /* A <- A J */
+                for (int k = 0; k < n; k++) { /* columns p, q of A J (rows by symmetry) */
+                    if (k == p || k == q) continue;
                     const double akp = A[k * n + p], akq = A[k * n + q];
-                    A[k * n + p] = c * akp - s * akq;
-                    A[k * n + q] = s * akp + c * akq;
+                    const double xp = c * akp - s * akq, xq = s * akp + c * akq;
+                    A[k * n + p] = A[p * n + k] = xp;
+                    A[k * n + q] = A[q * n + k] = xq;
                 }
-                for (int k = 0; k < n; k++) { /* A <- J^T A */
-                    const double apk = A[p * n + k], aqk = A[q * n + k];
-                    A[p * n + k] = c * apk - s * aqk;
-                    A[q * n + k] = s * apk + c * aqk;
-                }
+                A[p * n + p] = app - t * apq;
+                A[q * n + q] = aqq + t * apq;
+                A[p * n + q] = A[q * n + p] = 0;
                 for (int k = 0; k < n; k++) {
                     const double vkp = V[k * n + p], vkq = V[k * n + q];
                     V[k * n + p] = c * vkp - s * vkq;
@@ -205,20 +213,6 @@ static int cholesky_fi(const double *G, const double *g, int p, double rcond, do
     return 1;
 }
 
-/* The Gram of a block ready for the eigensolver: C (m x m, row-major) scaled by 2^-e (e even),
- * t by 2^-e, and, when the softmax null direction q is below the rank cut-off, both reflected
- * by H (Householder vector v) with that direction dropped: m = K - 1. */
-typedef struct prepared {
-    double C[FI_GRAM_MAX_K * FI_GRAM_MAX_K], t[FI_GRAM_MAX_K], v[FI_GRAM_MAX_K];
-    double f[FI_GRAM_MAX_K]; /* error scales: |error of C_ij| <= gamma f_i f_j (scaled_fi) */
-    double x[FI_GRAM_MAX_K]; /* class target k: B x = the score s_k with the null direction
-                                removed, x = (H e_k)[1:] / sqrt(P_k) or e_k / sqrt(P_k) */
-    bool klass;              /* the target is a class: FI = |projection of x|^2 (leverage) */
-    int m, e;
-    bool deflate;
-    double atol;  /* scaled with C */
-    double trace; /* of the scaled C before the reflection */
-} prepared;
 
 static void prepare(const fi_gram *gm, int64_t K, const double *sqrt_prob, double psum,
                     double rcond, double atol, int64_t klass, prepared *pr)
@@ -272,242 +266,6 @@ static void prepare(const fi_gram *gm, int64_t K, const double *sqrt_prob, doubl
     }
 }
 
-/* FI of the class target in a block of full rank m: B x is the class score (null direction
- * removed), which lies in the range of B, so FI = |x|^2 exactly (the leverage form). */
-static double class_leverage(const prepared *pr)
-{
-    double acc = 0;
-    for (int i = 0; i < pr->m; i++) acc += pr->x[i] * pr->x[i];
-    return acc;
-}
-
-/* The relative error the a-posteriori bounds may certify: what the unscaled test allows
- * (2 m gamma kappa with kappa <= 1 / FI_GRAM_MIN_RATIO) or, for scores no wider than float32,
- * float32's unit roundoff: the rounding of the scores themselves moves FI by more. */
-static double certified_tolerance(int m, double gamma, bool narrow)
-{
-    const double unscaled = 2 * m * gamma / FI_GRAM_MIN_RATIO;
-    return narrow ? fmax(unscaled, 0x1p-17) : unscaled;
-}
-
-/* FI of a prepared block whose class probabilities (or score norms) are spread over orders of
- * magnitude, where kappa(C) is large although the block is well determined. Forming C rounds
- * entry ij by at most gamma d_i d_j (d_i = |b_i|; after the reflection f_i = (|H| d)_i), so the
- * computed C is F (Chat + Ehat) F with every |Ehat_ij| <= gamma: the relevant condition number
- * is that of the scaled Chat = F^-1 C F^-1, not of C. Cholesky and the triangular solves are
- * backward stable in the same scaled sense (|dC| <= gamma_{3m+1} |L||L^T| <= gamma_{3m+1} f_i f_j).
- *
- * With z = Chat^-1 F^-1 t, w = F^-1 z (FI = |w|^2) and y = Chat^-1 F^-1 w, the exact FI of the
- * unperturbed data differs by 2 y^T Ehat z + |F^-1 Chat^-1 Ehat z|^2, at most
- * 2 gamma |y|_1 |z|_1 + (eta |z|_2 / f_min)^2 with eta >= |Chat^-1|_2 |Ehat|_2; this a-posteriori
- * bound must not exceed what the unscaled test allows (2 m gamma / FI_GRAM_MIN_RATIO). Full rank
- * is proven by sigma_min^2 >= f_min^2 (lambda_min(Chat) - m gamma), lambda_min(Chat) bounded
- * below by 1/|Lhat^-1|_F^2, against the cut-off with sigma_max^2 <= trace C (1 + gamma). */
-static int scaled_fi(const prepared *pr, double rcond, int64_t p, bool narrow, double *fi)
-{
-    const int m = pr->m;
-    const double *f = pr->f;
-    double fmn = INFINITY;
-    for (int i = 0; i < m; i++) {
-        if (!(f[i] > 0) || !isfinite(f[i])) return 0;
-        fmn = fmin(fmn, f[i]);
-    }
-    double A[FI_GRAM_MAX_K * FI_GRAM_MAX_K], L[FI_GRAM_MAX_K * FI_GRAM_MAX_K] = {0};
-    double Li[FI_GRAM_MAX_K * FI_GRAM_MAX_K] = {0};
-    for (int i = 0; i < m; i++)
-        for (int j = 0; j < m; j++) A[i * m + j] = pr->C[i * m + j] / f[i] / f[j];
-    for (int i = 0; i < m; i++)
-        for (int j = 0; j <= i; j++) {
-            double x = A[i * m + j];
-            for (int k = 0; k < j; k++) x -= L[i * m + k] * L[j * m + k];
-            if (i == j) {
-                if (!(x > 0)) return 0;
-                L[i * m + i] = sqrt(x);
-            } else {
-                L[i * m + j] = x / L[j * m + j];
-            }
-        }
-    double nu = 0; /* |Lhat^-1|_F^2 >= |Chat^-1|_2 */
-    for (int j = 0; j < m; j++)
-        for (int i = j; i < m; i++) {
-            double x = i == j ? 1.0 : 0.0;
-            for (int k = j; k < i; k++) x -= L[i * m + k] * Li[k * m + j];
-            Li[i * m + j] = x / L[i * m + i];
-            nu += Li[i * m + j] * Li[i * m + j];
-        }
-    nu *= 1.01; /* the rounding of Lhat^-1 and of its norm */
-    const double gamma = (double)(p + 20 * m + 40) * 0x1p-53;
-    const double eta = nu * m * gamma;
-    if (!(eta <= 1e-3)) return 0;
-    const double lmin = fmn * fmn * (1 / nu - m * gamma);
-    const double cut = fmax(pr->atol, rcond * sqrt(pr->trace * (1 + gamma)));
-    if (!(lmin > 0) || !(sqrt(lmin) > (1 + FI_GRAM_CUT_MARGIN) * cut)) return 0;
-    if (pr->klass) { /* full rank proven: the class's leverage needs no solve */
-        *fi = class_leverage(pr);
-        return 1;
-    }
-    /* z = Chat^-1 (t / f), w = z / f, y = Chat^-1 (w / f): each solve as x = Li^T (Li r) */
-    double r[FI_GRAM_MAX_K], z[FI_GRAM_MAX_K], y[FI_GRAM_MAX_K], h[FI_GRAM_MAX_K];
-    for (int pass = 0; pass < 2; pass++) {
-        double *out = pass ? y : z;
-        for (int i = 0; i < m; i++) r[i] = (pass ? z[i] / f[i] : pr->t[i]) / f[i];
-        for (int i = 0; i < m; i++) {
-            h[i] = 0;
-            for (int k = 0; k <= i; k++) h[i] += Li[i * m + k] * r[k];
-        }
-        for (int i = 0; i < m; i++) {
-            out[i] = 0;
-            for (int k = i; k < m; k++) out[i] += Li[k * m + i] * h[k];
-        }
-    }
-    double acc = 0, ysum = 0, zsum = 0, z2 = 0;
-    for (int i = 0; i < m; i++) {
-        acc += (z[i] / f[i]) * (z[i] / f[i]);
-        ysum += fabs(y[i]);
-        zsum += fabs(z[i]);
-        z2 += z[i] * z[i];
-    }
-    const double second = eta * sqrt(z2) / fmn;
-    const double bound = 1.1 * (2 * gamma * ysum * zsum + second * second);
-    if (!isfinite(acc) || !(bound <= certified_tolerance(m, gamma, narrow) * acc)) return 0;
-    *fi = acc;
-    return 1;
-}
-
-/* Rank-deficient blocks with spread probabilities (a transformer's weight rows: rank <= tokens
- * < K - 1, kept eigenvalues over orders of magnitude): the eigendecomposition of the prepared C
- * certified a posteriori in the scaled error model of scaled_fi. In the computed eigenbasis E
- * the exact C is M = diag(w) + D with |D_jk| <= rho_jk = |N_jk| + gamma phi_j phi_k, where
- * N = E^T C E - diag(w) is the computed residual and phi_j = sum_i |E_ij| f_i. Gershgorin on
- * Phi M Phi^-1 (same eigenvalues) puts one exact eigenvalue within rad_j = sum_k rho_jk
- * phi_j / phi_k of w_j (small for a small eigenvalue, whose vector lives where f is small):
- * every kept disc must lie above the cut-off and every dropped one below, with the margin
- * (the count per side then follows). */
-typedef struct certified {
-    double w[FI_GRAM_MAX_K], E[FI_GRAM_MAX_K * FI_GRAM_MAX_K], rho[FI_GRAM_MAX_K * FI_GRAM_MAX_K];
-    double gap[FI_GRAM_MAX_K]; /* kept j: its disc's distance from every dropped disc */
-    int keep[FI_GRAM_MAX_K];
-    int64_t rank;
-    double gamma;
-} certified;
-
-/* The decision on w, E (jacobi of pr->C); 0 when a disc straddles the cut-off. */
-static int certify(const prepared *pr, double rcond, int64_t p, certified *ce)
-{
-    const int m = pr->m;
-    const double *w = ce->w, *E = ce->E;
-    double phi[FI_GRAM_MAX_K], rad[FI_GRAM_MAX_K];
-    double *rho = ce->rho;
-    ce->gamma = (double)(p + 20 * m + 40) * 0x1p-53;
-    for (int i = 0; i < m; i++)
-        if (!(pr->f[i] >= 0) || !isfinite(pr->f[i])) return 0;
-    for (int j = 0; j < m; j++) {
-        phi[j] = 0;
-        for (int i = 0; i < m; i++) phi[j] += fabs(E[i * m + j]) * pr->f[i];
-    }
-    for (int j = 0; j < m; j++) /* rho = |E^T C E - diag(w)| + gamma phi phi^T */
-        for (int k = j; k < m; k++) {
-            double x = 0;
-            for (int a = 0; a < m; a++) {
-                double ca = 0;
-                for (int b = 0; b < m; b++) ca += pr->C[a * m + b] * E[b * m + k];
-                x += E[a * m + j] * ca;
-            }
-            if (j == k) x -= w[j];
-            rho[j * m + k] = rho[k * m + j] = fabs(x) + ce->gamma * phi[j] * phi[k];
-        }
-    double lo_max = 0;
-    for (int j = 0; j < m; j++) {
-        rad[j] = 0;
-        for (int k = 0; k < m; k++)
-            if (rho[j * m + k] != 0) rad[j] += rho[j * m + k] * phi[j] / phi[k];
-        if (!isfinite(rad[j])) return 0;
-        lo_max = fmax(lo_max, w[j] - rad[j]);
-    }
-    const double cut_hi = fmax(pr->atol, rcond * sqrt(pr->trace * (1 + ce->gamma)));
-    const double cut_lo = fmax(pr->atol, rcond * sqrt(fmax(lo_max, 0)));
-    const double above = (1 + FI_GRAM_CUT_MARGIN) * cut_hi;
-    const double below = (1 - FI_GRAM_CUT_MARGIN) * cut_lo;
-    double top_dropped = 0;
-    ce->rank = 0;
-    for (int j = 0; j < m; j++) {
-        if (w[j] - rad[j] > above * above) ce->keep[j] = 1;
-        else if (w[j] + rad[j] < below * below) ce->keep[j] = 0;
-        else return 0; /* the data cannot tell which side of the cut-off */
-        ce->rank += ce->keep[j];
-        if (!ce->keep[j]) top_dropped = fmax(top_dropped, w[j] + rad[j]);
-    }
-    for (int j = 0; j < m; j++) ce->gap[j] = ce->keep[j] ? w[j] - rad[j] - top_dropped : 0;
-    return 1;
-}
-
-/* FI from a certified decomposition. A class target: FI = |E_kept^T x|^2, and only the rotation
- * of the kept space against the dropped one counts, by at most rho_dk / gap_k per pair.
- * A gradient target: FI = sum_kept (E^T t)_k^2 / w_k^2 moves by at most
- * 2 sum_jk |t_j / w_j^2| rho_jk |t_k / w_k| inside the kept space (first order, the remainder
- * bounded through eta = |diag(w)^-1/2 D diag(w)^-1/2|_F <= 1e-3) and by
- * 2 sum_k |t_k / w_k^2| sum_dropped rho_dk |t_d| / gap_k through the rotation. Either bound
- * must not exceed what certified_tolerance allows. */
-static int certified_fi(const prepared *pr, const certified *ce, bool narrow, double *fi)
-{
-    const int m = pr->m;
-    const double *w = ce->w, *E = ce->E, *rho = ce->rho;
-    const double tol = certified_tolerance(m, ce->gamma, narrow);
-    double c[FI_GRAM_MAX_K], acc = 0, inside = 0, rotation = 0, eta2 = 0;
-    for (int j = 0; j < m; j++) { /* the target in the eigenbasis: E^T x or E^T t */
-        c[j] = 0;
-        for (int i = 0; i < m; i++) c[j] += E[i * m + j] * (pr->klass ? pr->x[i] : pr->t[i]);
-    }
-    for (int j = 0; j < m; j++) {
-        if (!ce->keep[j]) continue;
-        const double a = pr->klass ? fabs(c[j]) : fabs(c[j]) / (w[j] * w[j]);
-        acc += pr->klass ? c[j] * c[j] : (c[j] / w[j]) * (c[j] / w[j]);
-        for (int k = 0; k < m; k++) {
-            if (!ce->keep[k]) {
-                rotation += a * rho[k * m + j] * fabs(c[k]) / ce->gap[j];
-            } else if (!pr->klass) {
-                inside += a * rho[j * m + k] * fabs(c[k]) / w[k];
-                eta2 += rho[j * m + k] * rho[j * m + k] / (w[j] * w[k]);
-            }
-        }
-    }
-    if (!isfinite(acc) || !(eta2 <= 1e-6) || !(2.2 * (inside + rotation) <= tol * acc)) return 0;
-    *fi = acc;
-    return 1;
-}
-
-/* A certified decomposition good for every target (the metric's factor): relative to FI,
- * the error inside the kept space is at most 2 |R|_F with R_jk = rho_jk / w_j (the bound of
- * certified_fi with |x|^2 = FI factored out), and the kept space turns by at most
- * max rho_dk / gap_k. */
-static int certified_for_any_target(const prepared *pr, const certified *ce, bool narrow)
-{
-    const int m = pr->m;
-    const double tol = certified_tolerance(m, ce->gamma, narrow);
-    double r2 = 0, turn = 0;
-    for (int j = 0; j < m; j++) {
-        if (!ce->keep[j]) continue;
-        for (int k = 0; k < m; k++) {
-            const double x = ce->rho[j * m + k];
-            if (ce->keep[k]) r2 += (x / ce->w[j]) * (x / ce->w[j]);
-            else turn = fmax(turn, x / ce->gap[j]);
-        }
-    }
-    return 2.2 * sqrt(r2) <= tol && 2.2 * turn <= tol;
-}
-
-static int certified_eigen_fi(const prepared *pr, double rcond, int64_t p, bool narrow,
-                              double *fi, int64_t *rank)
-{
-    certified ce;
-    double A[FI_GRAM_MAX_K * FI_GRAM_MAX_K];
-    memcpy(A, pr->C, sizeof(double) * (size_t)(pr->m * pr->m));
-    jacobi(A, pr->m, ce.w, ce.E);
-    if (!certify(pr, rcond, p, &ce) || !certified_fi(pr, &ce, narrow, fi)) return 0;
-    *rank = ce.rank;
-    return 1;
-}
-
 int fi__gram_factor(const fi_gram *gm, int64_t K, const double *sqrt_prob, double psum,
                     double rcond, double atol, int64_t p, bool narrow, double *lam, double *U,
                     int64_t *rank)
@@ -524,10 +282,10 @@ int fi__gram_factor(const fi_gram *gm, int64_t K, const double *sqrt_prob, doubl
     const bool deflate = pr.deflate;
     int *keep = ce.keep;
     memcpy(A, pr.C, sizeof(double) * (size_t)(m * m));
-    jacobi(A, m, w, E);
+    fi__jacobi(A, m, w, E);
     /* the unscaled test, else the certified one (spread probabilities) */
     if (!decide(w, m, rcond, pr.atol, eigen_error_bound(pr.trace, p, n), keep) &&
-        !(certify(&pr, rcond, p, &ce) && certified_for_any_target(&pr, &ce, narrow)))
+        !(fi__certify(&pr, rcond, p, &ce) && fi__certified_for_any_target(&pr, &ce, narrow)))
         return 0;
     double vv = 0;
     for (int i = 0; i < n; i++) vv += v[i] * v[i];
@@ -569,7 +327,7 @@ int fi__gram_fi(const fi_gram *gm, int64_t K, const double *sqrt_prob, double ps
         const int m = pr.m;
         *rank = m;
         if (pr.klass) {
-            *fi = class_leverage(&pr);
+            *fi = fi__class_leverage(&pr);
             return 1;
         }
         double y[FI_GRAM_MAX_K], acc = 0;
@@ -586,11 +344,11 @@ int fi__gram_fi(const fi_gram *gm, int64_t K, const double *sqrt_prob, double ps
         *rank = m;
         return 1;
     }
-    if (scaled_fi(&pr, rcond, p, narrow, fi)) {
+    if (fi__scaled_fi(&pr, rcond, p, narrow, fi)) {
         *rank = pr.m;
         return 1;
     }
-    if (certified_eigen_fi(&pr, rcond, p, narrow, fi, rank)) return 1;
+    if (fi__certified_eigen_fi(&pr, rcond, p, narrow, fi, rank)) return 1;
     double lam[FI_GRAM_MAX_K], U[FI_GRAM_MAX_K * FI_GRAM_MAX_K];
     if (!fi__gram_factor(gm, K, sqrt_prob, psum, rcond, atol, p, narrow, lam, U, rank)) return 0;
     double acc = 0;
@@ -622,7 +380,7 @@ int fi__metric_fi(double *G, const double *g_in, int64_t p, double rcond, double
     }
     double w[FI_GRAM_MAX_K], V[FI_GRAM_MAX_K * FI_GRAM_MAX_K];
     int keep[FI_GRAM_MAX_K];
-    jacobi(G, (int)p, w, V);
+    fi__jacobi(G, (int)p, w, V);
     if (!decide(w, (int)p, rcond, atol, 0, keep)) return 0;
     double acc = 0;
     int64_t r = 0;
@@ -645,7 +403,7 @@ int fi__metric_factor(double *G, int64_t p, double rcond, double atol, double *l
     double w[FI_GRAM_MAX_K], E[FI_GRAM_MAX_K * FI_GRAM_MAX_K];
     int keep[FI_GRAM_MAX_K];
     for (int64_t i = 0; i < p * p; i++) G[i] = ldexp(G[i], -e);
-    jacobi(G, (int)p, w, E);
+    fi__jacobi(G, (int)p, w, E);
     if (!decide(w, (int)p, rcond, ldexp(atol, -e / 2), 0, keep)) return 0;
     int64_t r = 0;
     for (int j = 0; j < p; j++) {
