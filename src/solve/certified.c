@@ -136,22 +136,32 @@ int fi__certify(const prepared *pr, double rcond, int64_t p, certified *ce)
         phi[j] = 0;
         for (int i = 0; i < m; i++) phi[j] += fabs(E[i * m + j]) * pr->f[i];
     }
+    double CE[FI_GRAM_MAX_K * FI_GRAM_MAX_K], defect = 0;
+    for (int a = 0; a < m; a++)
+        for (int k = 0; k < m; k++) {
+            double x = 0;
+            for (int b = 0; b < m; b++) x += pr->C[a * m + b] * E[b * m + k];
+            CE[a * m + k] = x;
+        }
     for (int j = 0; j < m; j++) /* rho = |E^T C E - diag(w)| + gamma phi phi^T */
         for (int k = j; k < m; k++) {
-            double x = 0;
+            double x = 0, o = 0;
             for (int a = 0; a < m; a++) {
-                double ca = 0;
-                for (int b = 0; b < m; b++) ca += pr->C[a * m + b] * E[b * m + k];
-                x += E[a * m + j] * ca;
+                x += E[a * m + j] * CE[a * m + k];
+                o += E[a * m + j] * E[a * m + k];
             }
             if (j == k) x -= w[j];
+            defect = fmax(defect, fabs(o - (j == k)));
             rho[j * m + k] = rho[k * m + j] = fabs(x) + ce->gamma * phi[j] * phi[k];
         }
+    /* E is orthogonal to 'defect': by Ostrowski, E^T C E then has the eigenvalues of C each
+     * scaled by a factor within m * defect of 1 (added to each disc below) */
     double lo_max = 0;
     for (int j = 0; j < m; j++) {
         rad[j] = 0;
         for (int k = 0; k < m; k++)
             if (rho[j * m + k] != 0) rad[j] += rho[j * m + k] * phi[j] / phi[k];
+        rad[j] += 2 * m * defect * fabs(w[j]);
         if (!isfinite(rad[j])) return 0;
         lo_max = fmax(lo_max, w[j] - rad[j]);
     }
