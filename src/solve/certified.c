@@ -243,7 +243,10 @@ int fi__certified_eigen_fi(const prepared *pr, double rcond, int64_t p, bool nar
     certified ce;
     double A[FI_GRAM_MAX_K * FI_GRAM_MAX_K];
     memcpy(A, pr->C, sizeof(double) * (size_t)(pr->m * pr->m));
-    fi__jacobi(A, pr->m, ce.w, ce.E);
+    if (!fi__symmetric_eigen(A, pr->m, ce.w, ce.E)) {
+        memcpy(A, pr->C, sizeof(double) * (size_t)(pr->m * pr->m));
+        fi__jacobi(A, pr->m, ce.w, ce.E);
+    }
     if (!fi__certify(pr, rcond, p, &ce) || !certified_fi(pr, &ce, narrow, fi)) return 0;
     *rank = ce.rank;
     return 1;

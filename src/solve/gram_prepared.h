@@ -36,6 +36,9 @@ typedef struct certified {
 /* Cyclic Jacobi eigendecomposition of the symmetric n x n A (row-major, destroyed):
  * eigenvalues w[n], eigenvectors as the columns of V (row-major n x n). */
 void fi__jacobi(double *A, int n, double *w, double *V);
+/* The same by Householder tridiagonalization and implicit QR (src/solve/symmetric_eigen.c),
+ * a third of Jacobi's work; returns 0 when the iterations do not converge. */
+int fi__symmetric_eigen(double *A, int n, double *w, double *V);
 /* FI of the class target in a block of proven full rank: |x|^2 (the leverage form). */
 double fi__class_leverage(const prepared *pr);
 /* Full rank proven and FI bounded in the diagonally scaled error model; 0: undecided. */
