@@ -4,6 +4,7 @@
  * cannot decide) and applied at once, so the per-block workspace is all that is allocated. */
 #include "core/threads.h"
 #include "core/validate.h"
+#include "linalg/small_svd.h"
 #include "linalg/svd.h"
 #include "solve/dispatch.h"
 #include "solve/eigen.h"
@@ -38,6 +39,9 @@ static inline double target_at(const direct_job *job, int64_t c, const double *s
 {
     return job->target ? fi__load(job->pb->dtype, job->target, c) : s[job->k];
 }
+
+/* The target class for the Gram kernels' leverage form, or -1 for a gradient target. */
+static inline int64_t job_class(const direct_job *job) { return job->target ? -1 : job->k; }
 
 /* Where the streaming kernels read g: the target, or the target class's row of the scores
  * (the same coordinates: both are indexed by coordinate). */
@@ -110,8 +114,8 @@ static bool gram_block(const direct_job *job, int64_t b, int64_t p, double psum,
             }
             fi__gram_add(&gm, K, bv, m, true, g);
         }
-        return fi__gram_fi(&gm, K, sp, psum, rcond, job->ctx->atol, p, pb->dtype != FI_F64, fi,
-                           &rank);
+        return fi__gram_fi(&gm, K, sp, psum, rcond, job->ctx->atol, p, pb->dtype != FI_F64,
+                           job_class(job), fi, &rank);
     }
     if (p > FI_GRAM_MAX_K) return false;
     double gv[FI_GRAM_MAX_K];
@@ -142,9 +146,35 @@ static bool gram_finite(const fi_gram *gm, int64_t K)
     return acc == 0; /* x * 0 is NaN exactly for non-finite x */
 }
 
+/* True when every diagonal Gram sum is 0: for float32 and narrower scores the block is zero
+ * (fi__gram_fi proves it); float64 scores below 2^-537 square to 0, so see zero_columns_f64. */
+static bool gram_diagonal_zero(const fi_gram *gm, int64_t K)
+{
+    for (int64_t i = 0; i < K; i++)
+        if (gm->c[i * K + i] != 0) return false;
+    return true;
+}
+
+/* Which of the chunk's nb float64 column blocks (consecutive columns b0.., p coordinates
+ * stride apart) are exactly zero in every class: one pass over the chunk's rows, where the
+ * blocks' scores lie side by side, instead of each block's strided gather in block_general
+ * (ReLU layers make half the columns zero). */
+static void zero_columns_f64(const fi_problem *pb, int64_t b0, int64_t nb, int64_t p,
+                             int64_t stride, unsigned char *zero)
+{
+    const double *S = pb->scores;
+    for (int64_t j = 0; j < nb; j++) zero[j] = 1;
+    for (int64_t t = 0; t < p; t++)
+        for (int64_t i = 0; i < pb->k_eff; i++) {
+            const double *row = S + i * pb->ld + b0 + t * stride;
+            for (int64_t j = 0; j < nb; j++) zero[j] &= row[j] == 0;
+        }
+}
+
 /* Block b by the general path: the small kernels on a gathered block where they can decide,
  * else W = diag(1/sigma) V^T (fast factor or SVD) applied to g. */
-static int block_general(const direct_job *job, direct_ws *ws, int64_t b, double psum, char *err)
+static int block_general(const direct_job *job, direct_ws *ws, int64_t b, double psum,
+                         bool gram_declined, char *err)
 {
     fi_context *ctx = job->ctx;
     const fi_problem *pb = job->pb;
@@ -153,37 +183,75 @@ static int block_general(const direct_job *job, direct_ws *ws, int64_t b, double
     const double rcond = fi__rcond(ctx, pb->dtype, p, K);
     double *W = ws->W, *sigma = ws->sigma, *g = ws->g, *scratch = ws->scratch, fi;
     int64_t r = 0;
-    if (job->check) {
+    /* gram_declined: the streaming kernel's sums of this block were finite (so were its
+     * inputs) and fi__gram_fi declined them; the scalar Gram and the Gram factor would decide
+     * the same sums the same way, so the block goes straight to the SVDs. */
+    if (job->check && !gram_declined) {
         const int status = fi__check_block_finite(pb, l, b, job->target, err);
         if (status != FI_OK) return status;
     }
-    if (ctx->method == FI_METHOD_AUTO && K <= FI_GRAM_MAX_K &&
+    if (ctx->method == FI_METHOD_AUTO && K <= FI_GRAM_MAX_K && !gram_declined &&
         gram_block(job, b, p, psum, rcond, scratch, ws->B, &fi) && isfinite(fi)) {
         put(job, b, fi);
         return FI_OK;
     }
-    if (!(ctx->method == FI_METHOD_AUTO &&
-          fi__fast_factor(pb, l, b, rcond, ctx->atol, scratch, &r, sigma, W))) {
+    /* A class target is the class's score with the softmax null direction removed, as the
+     * columns of B are when the null rule applies (B q = 0 up to rounding): the leverage form
+     * that the Gram kernels compute, instead of a score that carries the rounding residue. */
+    const bool klass = !job->target;
+    bool gathered = false, null = false;
+    if (klass && p >= K) {
         if (!fi__gather_block(pb, l, b, ws->B, scratch)) {
             snprintf(err, FI_ERRLEN, "non-finite score in block %lld", (long long)b);
             return FI_ERR_NONFINITE;
         }
+        null = fi__deflate_null(ws->B, p, K, pb->sqrt_prob, rcond, ctx->atol);
+        gathered = true;
+    }
+    const double spk = pb->sqrt_prob[job->k];
+    for (int64_t j = 0; j < p; j++) {
+        const int64_t c = fi__block_coord(l, b, j);
+        if (!klass) {
+            g[j] = fi__load(pb->dtype, job->target, c);
+        } else if (null && spk > 0) { /* column k of B (I - q q^T) over sqrt(P_k) */
+            g[j] = ws->B[j + job->k * p] / spk;
+        } else {
+            fi__problem_scores_at(pb, c, scratch);
+            double mean = 0;
+            if (null)
+                for (int64_t i = 0; i < K; i++) mean += pb->prob[i] * scratch[i];
+            g[j] = scratch[job->k] - mean / psum;
+        }
+    }
+    if (!(ctx->method == FI_METHOD_AUTO && !gram_declined &&
+          fi__fast_factor(pb, l, b, rcond, ctx->atol, scratch, &r, sigma, W))) {
+        if (!gathered) {
+            if (!fi__gather_block(pb, l, b, ws->B, scratch)) {
+                snprintf(err, FI_ERRLEN, "non-finite score in block %lld", (long long)b);
+                return FI_ERR_NONFINITE;
+            }
+            null = fi__deflate_null(ws->B, p, K, pb->sqrt_prob, rcond, ctx->atol);
+        }
+        if (ctx->method == FI_METHOD_AUTO && K <= FI_GRAM_MAX_K && p >= K) {
+            /* the block's own SVD without LAPACK (destroys B and its copy of g) */
+            memcpy(scratch, g, (size_t)p * sizeof(double));
+            if (fi__small_svd_fi(ws->B, p, K, scratch, rcond, ctx->atol, null ? K - 1 : K,
+                                 fi__small_svd_max_cond(p, K, pb->dtype != FI_F64), &fi, &r)) {
+                put(job, b, fi);
+                return FI_OK;
+            }
+            if (!fi__gather_block(pb, l, b, ws->B, scratch)) { /* the same scores as above */
+                snprintf(err, FI_ERRLEN, "non-finite score in block %lld", (long long)b);
+                return FI_ERR_NONFINITE;
+            }
+            null = fi__deflate_null(ws->B, p, K, pb->sqrt_prob, rcond, ctx->atol);
+        }
         int info = 0;
-        const bool null = fi__deflate_null(ws->B, p, K, pb->sqrt_prob, rcond, ctx->atol);
         if (fi__svd_factor(ws->B, p, K, rcond, ctx->atol, null ? K - 1 : K, &ws->sw, &r, sigma, W,
                            &info) != FI_OK) {
             snprintf(err, FI_ERRLEN, "LAPACK dgesvd failed on block %lld, info %d", (long long)b,
                      info);
             return FI_ERR_LAPACK;
-        }
-    }
-    for (int64_t j = 0; j < p; j++) {
-        const int64_t c = fi__block_coord(l, b, j);
-        if (job->target) {
-            g[j] = fi__load(pb->dtype, job->target, c);
-        } else {
-            fi__problem_scores_at(pb, c, scratch);
-            g[j] = scratch[job->k];
         }
     }
     fi = 0;
@@ -229,7 +297,7 @@ static int blocks_range(void *arg, int64_t first, int64_t last, int worker, char
                          job->target ? 0 : job->k * pb->ld, rcond, ctx->atol, fi, ok);
             for (int64_t j = 0; j < nb && status == FI_OK; j++) {
                 if (ok[j]) put(job, b0 + j, fi[j]);
-                else status = block_general(job, ws, b0 + j, psum, err);
+                else status = block_general(job, ws, b0 + j, psum, false, err);
             }
         }
         return status;
@@ -240,6 +308,8 @@ static int blocks_range(void *arg, int64_t first, int64_t last, int worker, char
         for (int64_t b0 = first; b0 < last && status == FI_OK; b0 += width) {
             const int64_t nb = last - b0 < width ? last - b0 : width;
             if (columns) kern->column_sums(pb, b0, nb, a->size, a->stride, job->target, ws->col_acc);
+            unsigned char zero[FI_COLUMN_WIDTH_MAX];
+            bool zero_known = false;
             for (int64_t j = 0; j < nb && status == FI_OK; j++) {
                 fi_gram gm;
                 double fi;
@@ -248,13 +318,23 @@ static int blocks_range(void *arg, int64_t first, int64_t last, int worker, char
                     fi__column_gram(pb, ws->col_acc, j, job->target != NULL, job->k, &gm);
                 else
                     fi__row_sums(kern, pb, b0 * a->step, a->size, job->target, job->k, &gm);
-                if (gram_finite(&gm, K) &&
-                    fi__gram_fi(&gm, K, pb->sqrt_prob, psum, rcond, ctx->atol, a->size,
-                                pb->dtype != FI_F64, &fi, &r) &&
-                    isfinite(fi))
+                const bool finite = gram_finite(&gm, K);
+                if (columns && finite && pb->dtype == FI_F64 && pb->adjust == FI_ADJUST_NONE &&
+                    nb <= FI_COLUMN_WIDTH_MAX && gram_diagonal_zero(&gm, K)) {
+                    if (!zero_known) zero_columns_f64(pb, b0, nb, a->size, a->stride, zero);
+                    zero_known = true;
+                    if (zero[j]) { /* B = 0: rank 0, FI 0, as the SVD */
+                        put(job, b0 + j, 0.0);
+                        continue;
+                    }
+                }
+                const bool decided = finite && fi__gram_fi(&gm, K, pb->sqrt_prob, psum, rcond,
+                                                           ctx->atol, a->size, pb->dtype != FI_F64,
+                                                           job_class(job), &fi, &r);
+                if (decided && isfinite(fi))
                     put(job, b0 + j, fi);
                 else
-                    status = block_general(job, ws, b0 + j, psum, err);
+                    status = block_general(job, ws, b0 + j, psum, finite && !decided, err);
             }
         }
         return status;
@@ -266,16 +346,17 @@ static int blocks_range(void *arg, int64_t first, int64_t last, int worker, char
         fi_gram gm;
         double fi;
         int64_t r;
-        if (gathered && p >= K &&
-            kern->index_sums(pb, job->l->indices + job->l->offsets[b], p, job->target, job->k,
-                             &gm) &&
-            gram_finite(&gm, K) &&
-            fi__gram_fi(&gm, K, pb->sqrt_prob, psum, fi__rcond(ctx, pb->dtype, p, K), ctx->atol, p,
-                        pb->dtype != FI_F64, &fi, &r) &&
-            isfinite(fi))
+        const bool finite = gathered && p >= K &&
+                            kern->index_sums(pb, job->l->indices + job->l->offsets[b], p,
+                                             job->target, job->k, &gm) &&
+                            gram_finite(&gm, K);
+        const bool decided = finite && fi__gram_fi(&gm, K, pb->sqrt_prob, psum,
+                                                   fi__rcond(ctx, pb->dtype, p, K), ctx->atol, p,
+                                                   pb->dtype != FI_F64, job_class(job), &fi, &r);
+        if (decided && isfinite(fi))
             put(job, b, fi);
         else
-            status = block_general(job, ws, b, psum, err);
+            status = block_general(job, ws, b, psum, finite && !decided, err);
     }
     return status;
 }

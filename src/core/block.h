@@ -63,6 +63,7 @@ static inline void fi__metric_gram(const double *B, int64_t p, int64_t K, int64_
 }
 
 /* Sums kept per column by the column kernels, and how many columns one pass streams. */
+#define FI_COLUMN_WIDTH_MAX 1024 /* the most columns one pass streams */
 int64_t fi__column_entries(int64_t K);
 int64_t fi__column_width(int64_t K);
 /* Block b's fi_gram from the sums of a column kernel. */

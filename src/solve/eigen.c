@@ -17,19 +17,26 @@
  * rotates by at most bound / gap (Davis-Kahan). All-zero blocks are proven zero exactly
  * (gram_is_zero) for scores no wider than float32.
  *
+ * Blocks this test leaves undecided because the class probabilities (or score norms) span
+ * orders of magnitude, so that kappa(C) is large while the block is well determined, take the
+ * diagonally scaled tests of src/solve/certified.c before the caller falls back to an SVD.
+ *
+ * A class target k is its leverage (SPEC fact 2): FI = |projection of e_k / sqrt(P_k)| on the
+ * kept space, the null direction below removed when it is dropped; gm->t is not read.
+ *
  * Softmax-consistent scores have sum_i P_i s_i = 0, so B sqrt(P) = 0 and C is exactly
  * singular. That null direction q = sqrt(P)/|sqrt(P)| is known: when |B q| (measured directly
  * from the per-coordinate means, without cancellation) is below the data's resolution (the rule
  * of fi__deflate_null, which the SVD path applies too), the kernel works in the
  * (K-1)-dimensional complement of q, where C is generically well conditioned. */
 #include "solve/eigen.h"
+#include "solve/gram_prepared.h"
 
-#define FI_GRAM_MIN_RATIO 1e-3
-#define FI_GRAM_CUT_MARGIN 1e-3 /* sigma within this relative distance of the cut: ambiguous */
 
 /* Cyclic Jacobi eigendecomposition of the symmetric n x n A (row-major, destroyed):
- * eigenvalues w[n], eigenvectors as the columns of V (row-major n x n). */
-static void jacobi(double *A, int n, double *w, double *V)
+ * eigenvalues w[n], eigenvectors as the columns of V (row-major n x n). A rotation in the
+ * plane (p, q) changes rows and columns p and q only; both triangles are kept in step. */
+void fi__jacobi(double *A, int n, double *w, double *V)
 {
     for (int i = 0; i < n; i++)
         for (int j = 0; j < n; j++) V[i * n + j] = i == j;
@@ -44,19 +51,20 @@ static void jacobi(double *A, int n, double *w, double *V)
             for (int q = p + 1; q < n; q++) {
                 const double apq = A[p * n + q];
                 if (apq == 0) continue;
-                const double theta = (A[q * n + q] - A[p * n + p]) / (2 * apq);
+                const double app = A[p * n + p], aqq = A[q * n + q];
+                const double theta = (aqq - app) / (2 * apq);
                 const double t = (theta >= 0 ? 1 : -1) / (fabs(theta) + sqrt(theta * theta + 1));
                 const double c = 1 / sqrt(t * t + 1), s = t * c;
-                for (int k = 0; k < n; k++) { /* A <- A J */
+                for (int k = 0; k < n; k++) { /* columns p, q of A J (rows by symmetry) */
+                    if (k == p || k == q) continue;
                     const double akp = A[k * n + p], akq = A[k * n + q];
-                    A[k * n + p] = c * akp - s * akq;
-                    A[k * n + q] = s * akp + c * akq;
+                    const double xp = c * akp - s * akq, xq = s * akp + c * akq;
+                    A[k * n + p] = A[p * n + k] = xp;
+                    A[k * n + q] = A[q * n + k] = xq;
                 }
-                for (int k = 0; k < n; k++) { /* A <- J^T A */
-                    const double apk = A[p * n + k], aqk = A[q * n + k];
-                    A[p * n + k] = c * apk - s * aqk;
-                    A[q * n + k] = s * apk + c * aqk;
-                }
+                A[p * n + p] = app - t * apq;
+                A[q * n + q] = aqq + t * apq;
+                A[p * n + q] = A[q * n + p] = 0;
                 for (int k = 0; k < n; k++) {
                     const double vkp = V[k * n + p], vkq = V[k * n + q];
                     V[k * n + p] = c * vkp - s * vkq;
@@ -205,19 +213,9 @@ static int cholesky_fi(const double *G, const double *g, int p, double rcond, do
     return 1;
 }
 
-/* The Gram of a block ready for the eigensolver: C (m x m, row-major) scaled by 2^-e (e even),
- * t by 2^-e, and, when the softmax null direction q is below the rank cut-off, both reflected
- * by H (Householder vector v) with that direction dropped: m = K - 1. */
-typedef struct prepared {
-    double C[FI_GRAM_MAX_K * FI_GRAM_MAX_K], t[FI_GRAM_MAX_K], v[FI_GRAM_MAX_K];
-    int m, e;
-    bool deflate;
-    double atol;  /* scaled with C */
-    double trace; /* of the scaled C before the reflection */
-} prepared;
 
 static void prepare(const fi_gram *gm, int64_t K, const double *sqrt_prob, double psum,
-                    double rcond, double atol, prepared *pr)
+                    double rcond, double atol, int64_t klass, prepared *pr)
 {
     double *C = pr->C, *v = pr->v;
     const int n = (int)K;
@@ -241,11 +239,25 @@ static void prepare(const fi_gram *gm, int64_t K, const double *sqrt_prob, doubl
     pr->e = e;
     pr->atol = atol;
     for (int i = 0; i < n; i++) v[i] = 0;
+    for (int i = 0; i < n; i++) pr->f[i] = sqrt(C[i * n + i]); /* d_i = |b_i| */
+    pr->klass = klass >= 0;
+    for (int i = 0; i < n; i++) pr->x[i] = pr->klass && i == klass ? 1 / sqrt_prob[i] : 0;
     if (pr->deflate) {
         const double nq = sqrt(psum);
         for (int i = 0; i < n; i++) v[i] = sqrt_prob[i] / nq;
         v[0] += v[0] >= 0 ? 1 : -1;
         reflect(C, pr->t, n, v);
+        /* f <- |H| d bounds the reflected errors: |(H E H)_ij| <= gamma (|H| d)_i (|H| d)_j */
+        double vv = 0, vd = 0, fr[FI_GRAM_MAX_K];
+        for (int i = 0; i < n; i++) {
+            vv += v[i] * v[i];
+            vd += fabs(v[i]) * pr->f[i];
+        }
+        for (int i = 0; i < n; i++) fr[i] = pr->f[i] + 2 * fabs(v[i]) * vd / vv;
+        for (int i = 1; i < n; i++) pr->f[i - 1] = fr[i];
+        double vx = 0;
+        for (int i = 0; i < n; i++) vx += v[i] * pr->x[i];
+        for (int i = 1; i < n; i++) pr->x[i - 1] = pr->x[i] - 2 * vx / vv * v[i];
         /* drop the first row and column: the null direction */
         pr->m = n - 1;
         for (int i = 0; i < pr->m; i++)
@@ -263,14 +275,18 @@ int fi__gram_factor(const fi_gram *gm, int64_t K, const double *sqrt_prob, doubl
         return 1;
     }
     prepared pr;
-    prepare(gm, K, sqrt_prob, psum, rcond, atol, &pr);
-    double *C = pr.C, *v = pr.v, w[FI_GRAM_MAX_K], E[FI_GRAM_MAX_K * FI_GRAM_MAX_K];
+    prepare(gm, K, sqrt_prob, psum, rcond, atol, -1, &pr);
+    certified ce;
+    double *v = pr.v, *w = ce.w, *E = ce.E, A[FI_GRAM_MAX_K * FI_GRAM_MAX_K];
     const int n = (int)K, m = pr.m, e = pr.e;
     const bool deflate = pr.deflate;
-    int keep[FI_GRAM_MAX_K];
-    atol = pr.atol;
-    jacobi(C, m, w, E);
-    if (!decide(w, m, rcond, atol, eigen_error_bound(pr.trace, p, n), keep)) return 0;
+    int *keep = ce.keep;
+    memcpy(A, pr.C, sizeof(double) * (size_t)(m * m));
+    fi__jacobi(A, m, w, E);
+    /* the unscaled test, else the certified one (spread probabilities) */
+    if (!decide(w, m, rcond, pr.atol, eigen_error_bound(pr.trace, p, n), keep) &&
+        !(fi__certify(&pr, rcond, p, &ce) && fi__certified_for_any_target(&pr, &ce, narrow)))
+        return 0;
     double vv = 0;
     for (int i = 0; i < n; i++) vv += v[i] * v[i];
     int64_t r = 0;
@@ -294,8 +310,9 @@ int fi__gram_factor(const fi_gram *gm, int64_t K, const double *sqrt_prob, doubl
 }
 
 int fi__gram_fi(const fi_gram *gm, int64_t K, const double *sqrt_prob, double psum, double rcond,
-                double atol, int64_t p, bool narrow, double *fi, int64_t *rank)
+                double atol, int64_t p, bool narrow, int64_t klass, double *fi, int64_t *rank)
 {
+    if (klass >= 0 && !(sqrt_prob[klass] > 0)) return 0; /* P_k = 0: the general path decides */
     if (gram_is_zero(gm, K, sqrt_prob, narrow)) { /* B = 0: FI = 0, rank 0, as the SVD */
         *fi = 0;
         *rank = 0;
@@ -305,9 +322,14 @@ int fi__gram_fi(const fi_gram *gm, int64_t K, const double *sqrt_prob, double ps
      * the same acceptance test as the eigensolver's, and a fraction of its cost. */
     prepared pr;
     double Li[FI_GRAM_MAX_K * FI_GRAM_MAX_K];
-    prepare(gm, K, sqrt_prob, psum, rcond, atol, &pr);
+    prepare(gm, K, sqrt_prob, psum, rcond, atol, klass, &pr);
     if (cholesky_bounded(pr.C, pr.m, rcond, pr.atol, Li)) {
         const int m = pr.m;
+        *rank = m;
+        if (pr.klass) {
+            *fi = fi__class_leverage(&pr);
+            return 1;
+        }
         double y[FI_GRAM_MAX_K], acc = 0;
         for (int i = 0; i < m; i++) { /* y = L^-1 t */
             y[i] = 0;
@@ -322,10 +344,19 @@ int fi__gram_fi(const fi_gram *gm, int64_t K, const double *sqrt_prob, double ps
         *rank = m;
         return 1;
     }
+    if (fi__scaled_fi(&pr, rcond, p, narrow, fi)) {
+        *rank = pr.m;
+        return 1;
+    }
+    if (fi__certified_eigen_fi(&pr, rcond, p, narrow, fi, rank)) return 1;
     double lam[FI_GRAM_MAX_K], U[FI_GRAM_MAX_K * FI_GRAM_MAX_K];
     if (!fi__gram_factor(gm, K, sqrt_prob, psum, rcond, atol, p, narrow, lam, U, rank)) return 0;
     double acc = 0;
     for (int64_t q = 0; q < *rank; q++) {
+        if (klass >= 0) { /* the projection of e_k / sqrt(P_k) on the kept space */
+            acc += U[klass * K + q] * U[klass * K + q] / (sqrt_prob[klass] * sqrt_prob[klass]);
+            continue;
+        }
         double ut = 0;
         for (int64_t i = 0; i < K; i++) ut += U[i * K + q] * gm->t[i];
         acc += (ut / lam[q]) * (ut / lam[q]); /* ratio first: no overflow at 1e150 */
@@ -349,7 +380,7 @@ int fi__metric_fi(double *G, const double *g_in, int64_t p, double rcond, double
     }
     double w[FI_GRAM_MAX_K], V[FI_GRAM_MAX_K * FI_GRAM_MAX_K];
     int keep[FI_GRAM_MAX_K];
-    jacobi(G, (int)p, w, V);
+    fi__jacobi(G, (int)p, w, V);
     if (!decide(w, (int)p, rcond, atol, 0, keep)) return 0;
     double acc = 0;
     int64_t r = 0;
@@ -372,7 +403,7 @@ int fi__metric_factor(double *G, int64_t p, double rcond, double atol, double *l
     double w[FI_GRAM_MAX_K], E[FI_GRAM_MAX_K * FI_GRAM_MAX_K];
     int keep[FI_GRAM_MAX_K];
     for (int64_t i = 0; i < p * p; i++) G[i] = ldexp(G[i], -e);
-    jacobi(G, (int)p, w, E);
+    fi__jacobi(G, (int)p, w, E);
     if (!decide(w, (int)p, rcond, ldexp(atol, -e / 2), 0, keep)) return 0;
     int64_t r = 0;
     for (int j = 0; j < p; j++) {
