@@ -178,7 +178,7 @@ static int64_t block_general(fi_context *ctx, const fi_problem *pb, const fi_lay
         if (fi__small_svd_factor(ws->B, p, K, rcond, ctx->atol, null ? K - 1 : K,
                                  fi__small_svd_max_cond(p, K, pb->dtype != FI_F64), ws->sigma,
                                  ws->W, &rank))
-            return rank;
+            return checked_rank(rank, p, b, ws, err, status);
         fi__gather_block(pb, l, b, ws->B, ws->scratch); /* finite: read above */
         null = fi__deflate_null(ws->B, p, K, pb->sqrt_prob, rcond, ctx->atol);
     }
@@ -327,7 +327,7 @@ static int build_range(void *arg, int64_t first, int64_t last, int worker, char 
         }
         for (int64_t j = 0; j < nb && status == FI_OK; j++) {
             if (ok[j]) continue;
-            const bool gram_tried = m->kind == KIND_ROWS || m->kind == KIND_COLUMNS;
+            const bool gram_tried = m->kind == FI__METRIC_ROWS || m->kind == FI__METRIC_COLUMNS;
             const int64_t r = block_general(ctx, pb, l, b0 + j, gram_tried, &ws, err, &status);
             if (r >= 0 && !store_block(m, b0 + j, r, &ws)) {
                 snprintf(err, FI_ERRLEN, "out of memory for the factor of block %lld",

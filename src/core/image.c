@@ -4,7 +4,7 @@
  * own.) */
 #include "core/image.h"
 
-#include "internal.h"
+#include "core/core.h"
 
 int fi__image_open(fi_context *ctx, const fi__image_kind *kind, const void *buf, size_t size,
                    const void *out)
