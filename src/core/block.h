@@ -6,12 +6,18 @@
 
 #include "core/problem.h"
 
+/* The register kernels (rows <= 4, rows_wide, columns, elements' vector path) and the p x p
+ * metric of blocks with p < K serve K <= FI_GRAM_MAX_K; the Gram path itself (src/kernels/
+ * gram_many.c and src/solve/eigen.c, whose K x K work arrays come from the caller,
+ * fi__gram_work_doubles) serves K <= FI_GRAM_WIDE_K. Above it: the SVD. */
 #define FI_GRAM_MAX_K 16
+#define FI_GRAM_WIDE_K 64
 
-/* Per-block sums gathered in one pass over the block's coordinates. */
+/* Per-block sums gathered in one pass over the block's coordinates (33 KiB: callers with
+ * K > FI_GRAM_MAX_K keep it in their workspace, not on the stack). */
 typedef struct fi_gram {
-    double c[FI_GRAM_MAX_K * FI_GRAM_MAX_K]; /* upper triangle of C = B^T B, row-major K x K */
-    double t[FI_GRAM_MAX_K];                 /* t = B^T g */
+    double c[FI_GRAM_WIDE_K * FI_GRAM_WIDE_K]; /* upper triangle of C = B^T B, row-major K x K */
+    double t[FI_GRAM_WIDE_K];                  /* t = B^T g */
     double mean2;                            /* sum_c (sum_i P_i s_i(c))^2 */
 } fi_gram;
 
@@ -35,6 +41,14 @@ static inline double fi__element_fi(const double *prob, const double *s, int64_t
     const double d = fi__scaled_squares(prob, s, k, mx);
     if (!(d > 0) || !(sqrt(d) * mx > atol)) return 0.0;
     return ((g / mx) * (g / mx)) / d;
+}
+
+/* Zero sums for K classes (only the entries a K-class block uses). */
+static inline void fi__gram_clear(fi_gram *gm, int64_t K)
+{
+    memset(gm->c, 0, sizeof(double) * (size_t)(K * K));
+    memset(gm->t, 0, sizeof(double) * (size_t)K);
+    gm->mean2 = 0;
 }
 
 /* Adds one coordinate to a block's Gram sums: bv = B's row (sqrt(P_i) s_i), m its mean

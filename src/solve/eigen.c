@@ -73,7 +73,7 @@ static void reflect(double *C, double *t, int n, const double *v)
 {
     double vv = 0;
     for (int i = 0; i < n; i++) vv += v[i] * v[i];
-    double Cv[FI_GRAM_MAX_K];
+    double Cv[FI_GRAM_WIDE_K];
     for (int i = 0; i < n; i++) {
         Cv[i] = 0;
         for (int j = 0; j < n; j++) Cv[i] += C[i * n + j] * v[j];
@@ -157,10 +157,11 @@ static int even_exponent(const double *A, int count)
 /* Cholesky of a small SPD G = L L^T, accepted only when the safe bounds
  * lambda_min >= 1/|L^-1|_F^2 and lambda_max <= trace(G) prove full rank under the rank rule and
  * kappa(G) <= 1/FI_GRAM_MIN_RATIO: then Li holds L^-1 (lower, row-major p x p). Returns 0 when
- * the bounds do not prove it. */
-static int cholesky_bounded(const double *G, int p, double rcond, double atol, double *Li)
+ * the bounds do not prove it. L: scratch of p * p doubles. */
+static int cholesky_bounded(const double *G, int p, double rcond, double atol, double *Li,
+                            double *L)
 {
-    double L[FI_GRAM_MAX_K * FI_GRAM_MAX_K] = {0};
+    memset(L, 0, sizeof(double) * (size_t)(p * p));
     double trace = 0;
     for (int i = 0; i < p; i++) {
         trace += G[i * p + i];
@@ -194,8 +195,8 @@ static int cholesky_bounded(const double *G, int p, double rcond, double atol, d
 static int cholesky_fi(const double *G, const double *g, int p, double rcond, double atol,
                        double *fi)
 {
-    double Li[FI_GRAM_MAX_K * FI_GRAM_MAX_K], acc = 0;
-    if (!cholesky_bounded(G, p, rcond, atol, Li)) return 0;
+    double Li[FI_GRAM_MAX_K * FI_GRAM_MAX_K], L[FI_GRAM_MAX_K * FI_GRAM_MAX_K], acc = 0;
+    if (!cholesky_bounded(G, p, rcond, atol, Li, L)) return 0;
     for (int i = 0; i < p; i++) {
         double x = 0;
         for (int k = 0; k <= i; k++) x += Li[i * p + k] * g[k];
@@ -209,7 +210,8 @@ static int cholesky_fi(const double *G, const double *g, int p, double rcond, do
  * t by 2^-e, and, when the softmax null direction q is below the rank cut-off, both reflected
  * by H (Householder vector v) with that direction dropped: m = K - 1. */
 typedef struct prepared {
-    double C[FI_GRAM_MAX_K * FI_GRAM_MAX_K], t[FI_GRAM_MAX_K], v[FI_GRAM_MAX_K];
+    double *C; /* K * K doubles of the caller's work */
+    double t[FI_GRAM_WIDE_K], v[FI_GRAM_WIDE_K];
     int m, e;
     bool deflate;
     double atol;  /* scaled with C */
@@ -254,20 +256,22 @@ static void prepare(const fi_gram *gm, int64_t K, const double *sqrt_prob, doubl
     }
 }
 
+size_t fi__gram_work_doubles(int64_t K) { return (size_t)(5 * K * K); }
+
 int fi__gram_factor(const fi_gram *gm, int64_t K, const double *sqrt_prob, double psum,
                     double rcond, double atol, int64_t p, bool narrow, double *lam, double *U,
-                    int64_t *rank)
+                    int64_t *rank, double *work)
 {
     if (gram_is_zero(gm, K, sqrt_prob, narrow)) { /* B = 0: no singular value passes */
         *rank = 0;
         return 1;
     }
-    prepared pr;
+    prepared pr = {.C = work};
     prepare(gm, K, sqrt_prob, psum, rcond, atol, &pr);
-    double *C = pr.C, *v = pr.v, w[FI_GRAM_MAX_K], E[FI_GRAM_MAX_K * FI_GRAM_MAX_K];
+    double *C = pr.C, *v = pr.v, w[FI_GRAM_WIDE_K], *E = work + K * K;
     const int n = (int)K, m = pr.m, e = pr.e;
     const bool deflate = pr.deflate;
-    int keep[FI_GRAM_MAX_K];
+    int keep[FI_GRAM_WIDE_K];
     atol = pr.atol;
     jacobi(C, m, w, E);
     if (!decide(w, m, rcond, atol, eigen_error_bound(pr.trace, p, n), keep)) return 0;
@@ -276,7 +280,7 @@ int fi__gram_factor(const fi_gram *gm, int64_t K, const double *sqrt_prob, doubl
     int64_t r = 0;
     for (int j = 0; j < m; j++) {
         if (!keep[j]) continue;
-        double u[FI_GRAM_MAX_K];
+        double u[FI_GRAM_WIDE_K];
         if (deflate) { /* u = H [0; e_j]: back to the class basis */
             u[0] = 0;
             for (int i = 1; i < n; i++) u[i] = E[(i - 1) * m + j];
@@ -294,7 +298,7 @@ int fi__gram_factor(const fi_gram *gm, int64_t K, const double *sqrt_prob, doubl
 }
 
 int fi__gram_fi(const fi_gram *gm, int64_t K, const double *sqrt_prob, double psum, double rcond,
-                double atol, int64_t p, bool narrow, double *fi, int64_t *rank)
+                double atol, int64_t p, bool narrow, double *fi, int64_t *rank, double *work)
 {
     if (gram_is_zero(gm, K, sqrt_prob, narrow)) { /* B = 0: FI = 0, rank 0, as the SVD */
         *fi = 0;
@@ -303,12 +307,12 @@ int fi__gram_fi(const fi_gram *gm, int64_t K, const double *sqrt_prob, double ps
     }
     /* Well-conditioned blocks (the common case): FI = |C^-1 t|^2 by a bounded Cholesky, with
      * the same acceptance test as the eigensolver's, and a fraction of its cost. */
-    prepared pr;
-    double Li[FI_GRAM_MAX_K * FI_GRAM_MAX_K];
+    prepared pr = {.C = work};
+    double *Li = work + K * K;
     prepare(gm, K, sqrt_prob, psum, rcond, atol, &pr);
-    if (cholesky_bounded(pr.C, pr.m, rcond, pr.atol, Li)) {
+    if (cholesky_bounded(pr.C, pr.m, rcond, pr.atol, Li, work + 2 * K * K)) {
         const int m = pr.m;
-        double y[FI_GRAM_MAX_K], acc = 0;
+        double y[FI_GRAM_WIDE_K], acc = 0;
         for (int i = 0; i < m; i++) { /* y = L^-1 t */
             y[i] = 0;
             for (int k = 0; k <= i; k++) y[i] += Li[i * m + k] * pr.t[k];
@@ -322,8 +326,10 @@ int fi__gram_fi(const fi_gram *gm, int64_t K, const double *sqrt_prob, double ps
         *rank = m;
         return 1;
     }
-    double lam[FI_GRAM_MAX_K], U[FI_GRAM_MAX_K * FI_GRAM_MAX_K];
-    if (!fi__gram_factor(gm, K, sqrt_prob, psum, rcond, atol, p, narrow, lam, U, rank)) return 0;
+    double lam[FI_GRAM_WIDE_K], *U = work + 2 * K * K;
+    if (!fi__gram_factor(gm, K, sqrt_prob, psum, rcond, atol, p, narrow, lam, U, rank,
+                         work + 3 * K * K))
+        return 0;
     double acc = 0;
     for (int64_t q = 0; q < *rank; q++) {
         double ut = 0;
