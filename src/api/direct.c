@@ -265,10 +265,10 @@ static int blocks_range(void *arg, int64_t first, int64_t last, int worker, char
                 int64_t r;
                 if (columns && !many)
                     fi__column_gram(pb, ws->col_acc, j, job->target != NULL, job->k, gm);
-                else if (many)
+                else if (!columns && many)
                     kern->many_rows(pb, b0 * a->step, NULL, a->size, job->target, job->k, gm,
                                     ws->many_work);
-                else
+                else if (!columns)
                     fi__row_sums(kern, pb, b0 * a->step, a->size, job->target, job->k, gm);
                 if (gram_finite(gm, K) &&
                     fi__gram_fi(gm, K, pb->sqrt_prob, psum, rcond, ctx->atol, a->size,
