@@ -185,7 +185,8 @@ START_TEST(test_fast_vs_reference_and_direct)
                                   "K %lld centred %d dtype %d target %d layout %zu block %lld: "
                                   "%.17g vs reference %.17g", (long long)K, centred, (int)dt,
                                   target, t, (long long)b, fast->fi[b], ref->fi[b]);
-                    ck_assert_msg(fabs(fast->fi[b] - direct[b]) <= 1e-10 * fabs(direct[b]) + floor,
+                    ck_assert_msg(fabs(fast->fi[b] - direct[b]) <=
+                                      ref_fast_tol(dt) * fabs(direct[b]) + floor,
                                   "K %lld centred %d dtype %d target %d layout %zu block %lld: "
                                   "%.17g vs direct %.17g", (long long)K, centred, (int)dt, target,
                                   t, (long long)b, fast->fi[b], direct[b]);

@@ -259,7 +259,7 @@ static int one_shot(const model *m, int samples, double *channel_mean[LAYERS],
     const int64_t N = m->n_total;
     float *scores = malloc((size_t)(K * N) * sizeof(float));
     double *elem = malloc((size_t)N * sizeof(double));
-    double *rowfi = NULL;
+    double *rowfi = NULL, *centred = NULL;
     int status = -1;
     if (!scores || !elem || sample_alloc(m, &s) != 0 || fi_context_create(&ctx) != FI_OK ||
         fi_context_set(ctx, FI_OPT_RCOND, RCOND) != FI_OK)
@@ -293,11 +293,24 @@ static int one_shot(const model *m, int samples, double *channel_mean[LAYERS],
             const fi_blocks rows = {R, C, 1, C};
             fi_metric *mr = NULL;
             const float *layer = scores + m->offset[l];
+            /* fi_direct's class target is the class's leverage (SPEC fact 2): the class row with
+             * the rounding residue of sum_i P_i s_i removed, as the row blocks' softmax null
+             * direction is. The same target for fi_compute: */
             free(rowfi);
+            free(centred);
             rowfi = malloc((size_t)R * sizeof(double));
-            if (!rowfi ||
-                fi_metric_from_scores(ctx, K, s.prob, FI_F32, layer, m->n[l], N, &rows, &mr) != FI_OK ||
-                fi_compute(ctx, mr, FI_F32, layer + (int64_t)s.pred * N, rowfi, 0) != FI_OK) {
+            centred = malloc((size_t)m->n[l] * sizeof(double));
+            if (!rowfi || !centred) goto done;
+            for (int64_t c = 0; c < m->n[l]; c++) {
+                double mean = 0, psum = 0;
+                for (int i = 0; i < K; i++) {
+                    mean += s.prob[i] * layer[i * N + c];
+                    psum += s.prob[i];
+                }
+                centred[c] = layer[(int64_t)s.pred * N + c] - mean / psum;
+            }
+            if (fi_metric_from_scores(ctx, K, s.prob, FI_F32, layer, m->n[l], N, &rows, &mr) != FI_OK ||
+                fi_compute(ctx, mr, FI_F64, centred, rowfi, 0) != FI_OK) {
                 fprintf(stderr, "one-shot rows: %s\n", fi_context_error(ctx));
                 fi_metric_free(mr);
                 goto done;
@@ -313,6 +326,7 @@ done:
     free(scores);
     free(elem);
     free(rowfi);
+    free(centred);
     return status;
 }
 

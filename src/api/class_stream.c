@@ -332,6 +332,7 @@ static int finish_block(const finish_job *f, int64_t b, fi_svd_work *sw, double 
         const double bq = sqrt(m2 * cs->psum); /* |mu| sqrt(sum P) */
         if (bq <= fmax(f->atol, f->rcond * sqrt(cs->smax2[b]))) src = cs->rc + b * ps;
     }
+    const bool deflated = src != cs->r + b * ps;
     memcpy(R, src, (size_t)ps * sizeof(double));
     if (cs->mode == FI_CLASS_RENORMALIZE) {
         const double s = sqrt(f->inv_w);
@@ -343,6 +344,8 @@ static int finish_block(const finish_job *f, int64_t b, fi_svd_work *sw, double 
         givens_append(R, p, x);
     }
     for (int64_t j = 0; j < p; j++) g[j] = target_at(f, b, j);
+    if (deflated && !f->target) /* the class target as fi_direct's: its leverage, s_k - mu */
+        for (int64_t j = 0; j < p; j++) g[j] -= cs->m[b * p + j];
     double G[CS_MAX_P * CS_MAX_P];
     for (int64_t a = 0; a < p; a++)
         for (int64_t c = a; c < p; c++) {

@@ -237,6 +237,8 @@ double ref_class_leverage(int64_t K, const double *P, const double *S, int64_t l
     return lev / P[k];
 }
 
+double ref_fast_tol(fi_dtype dtype) { return dtype == FI_F64 ? 1e-10 : 0x1p-17; }
+
 double ref_rel(double a, double b)
 {
     if (a == b) return 0;

@@ -89,6 +89,12 @@ double ref_block_fi(int64_t K, const double *P, const double *S, int64_t ld, con
 double ref_class_leverage(int64_t K, const double *P, const double *S, int64_t ld,
                           const int64_t *idx, int64_t p, int64_t k, double rcond, double atol);
 
+/* How closely fi_direct's Gram kernels must match the SVD path: 1e-10 relative for float64
+ * scores; for scores no wider than float32 the a-posteriori bounds of src/solve/eigen.c
+ * certify 2^-17 (certified_tolerance: 128 float32 units, less than rounding the scores to
+ * their dtype moves FI in the blocks that need it). */
+double ref_fast_tol(fi_dtype dtype);
+
 /* Relative difference |a - b| / max(|b|, tiny), 0 when both are 0. */
 double ref_rel(double a, double b);
 
