@@ -20,6 +20,7 @@ typedef struct direct_ws {
     void *col_raw;   /* column sums, allocated with room to align them */
     double *col_acc; /* 32-byte aligned into col_raw */
     fi_gram *gram;     /* one block's sums (FI_MANY_COLUMNS of them for wide columns) */
+    double *gram_work; /* fi__gram_work_doubles(K): the K x K arrays of src/solve/eigen.c */
     void *many_raw;    /* gram_many.c's work, allocated with room to align it */
     double *many_work; /* 32-byte aligned into many_raw */
 } direct_ws;
@@ -56,17 +57,10 @@ static inline const void *target_base(const direct_job *job)
 
 /* Affine layouts with FI_GRAM_MAX_K < K <= FI_GRAM_WIDE_K whose rows and columns take the
  * many-class kernels of gram_many.c (the dtypes and layouts the register kernels stream). */
-static bool wide_layout(const fi_context *ctx, const fi_problem *pb, const fi_layout *l)
+static bool wide_gram(const fi_context *ctx, const fi_problem *pb, const fi_layout *l)
 {
     return ctx->method == FI_METHOD_AUTO && !l->indexed && pb->adjust == FI_ADJUST_NONE &&
            pb->k_eff > FI_GRAM_MAX_K && pb->k_eff <= FI_GRAM_WIDE_K;
-}
-
-/* Whether the blocks of such a layout take gram_many.c: only up to the K the solvers of
- * src/solve/eigen.c accept (FI_GRAM_EIGEN_K, see src/core/block.h). */
-static bool wide_gram(const fi_context *ctx, const fi_problem *pb, const fi_layout *l)
-{
-    return wide_layout(ctx, pb, l) && pb->k_eff <= FI_GRAM_EIGEN_K;
 }
 
 /* p = 1: FI = g^2 / sum_i P_i s_i^2, 0 where the block's single singular value is cut. */
@@ -77,7 +71,7 @@ static int elements_range(void *arg, int64_t first, int64_t last, int worker, ch
     const int64_t K = pb->k_eff;
     const double rcond = fi__rcond(job->ctx, pb->dtype, 1, K), atol = job->ctx->atol;
     /* the vector closed form serves every K of the Gram path: its cost is K loads per lane */
-    const bool wide = wide_layout(job->ctx, pb, job->l);
+    const bool wide = wide_gram(job->ctx, pb, job->l);
     if ((fi__stream_supported(pb, job->l) || wide) && job->l->affine.step == 1) {
         const int64_t c = fi__kernels(job->ctx)->elements(pb, target_base(job), rcond, atol,
                                                           first, last, job->out,
@@ -134,7 +128,7 @@ static bool gram_block(const direct_job *job, direct_ws *ws, int64_t b, int64_t 
             fi__gram_add(gm, K, bv, m, true, g);
         }
         return fi__gram_fi(gm, K, sp, psum, rcond, job->ctx->atol, p, pb->dtype != FI_F64,
-                           job_class(job), fi, &rank);
+                           job_class(job), fi, &rank, ws->gram_work);
     }
     if (p > FI_GRAM_MAX_K) return false;
     double gv[FI_GRAM_MAX_K];
@@ -180,7 +174,7 @@ static int block_general(const direct_job *job, direct_ws *ws, int64_t b, double
         const int status = fi__check_block_finite(pb, l, b, job->target, err);
         if (status != FI_OK) return status;
     }
-    if (ctx->method == FI_METHOD_AUTO && K <= FI_GRAM_EIGEN_K &&
+    if (ctx->method == FI_METHOD_AUTO && K <= FI_GRAM_WIDE_K &&
         gram_block(job, ws, b, p, psum, rcond, scratch, ws->B, &fi) && isfinite(fi)) {
         put(job, b, fi);
         return FI_OK;
@@ -299,7 +293,7 @@ static int blocks_range(void *arg, int64_t first, int64_t last, int worker, char
                     fi__row_sums(kern, pb, b0 * a->step, a->size, job->target, job->k, gm);
                 if (gram_finite(gm, K) &&
                     fi__gram_fi(gm, K, pb->sqrt_prob, psum, rcond, ctx->atol, a->size,
-                                pb->dtype != FI_F64, job_class(job), &fi, &r) &&
+                                pb->dtype != FI_F64, job_class(job), &fi, &r, ws->gram_work) &&
                     isfinite(fi))
                     put(job, b0 + j, fi);
                 else
@@ -309,7 +303,7 @@ static int blocks_range(void *arg, int64_t first, int64_t last, int worker, char
         return status;
     }
     const bool gathered = ctx->method == FI_METHOD_AUTO && job->l->indexed &&
-                          pb->adjust == FI_ADJUST_NONE && K <= FI_GRAM_EIGEN_K;
+                          pb->adjust == FI_ADJUST_NONE && K <= FI_GRAM_WIDE_K;
     for (int64_t b = first; b < last && status == FI_OK; b++) {
         const int64_t p = fi__block_size(job->l, b);
         const int64_t *idx = gathered ? job->l->indices + job->l->offsets[b] : NULL;
@@ -322,7 +316,7 @@ static int blocks_range(void *arg, int64_t first, int64_t last, int worker, char
                        true)) &&
             gram_finite(gm, K) &&
             fi__gram_fi(gm, K, pb->sqrt_prob, psum, fi__rcond(ctx, pb->dtype, p, K), ctx->atol, p,
-                        pb->dtype != FI_F64, job_class(job), &fi, &r) &&
+                        pb->dtype != FI_F64, job_class(job), &fi, &r, ws->gram_work) &&
             isfinite(fi))
             put(job, b, fi);
         else
@@ -341,6 +335,7 @@ static void ws_free(fi_context *ctx, direct_ws *ws)
     fi__free(&ctx->mem, ws->scratch);
     fi__free(&ctx->mem, ws->col_raw);
     fi__free(&ctx->mem, ws->gram);
+    fi__free(&ctx->mem, ws->gram_work);
     fi__free(&ctx->mem, ws->many_raw);
 }
 
@@ -367,9 +362,10 @@ static int ws_alloc(fi_context *ctx, const fi_problem *pb, const fi_layout *l, b
     }
     /* the Gram path's sums and K x K arrays; the many-class kernels' chunk and tile sums */
     const bool wide_columns = wide_gram(ctx, pb, l) && l->affine.step == 1 && l->affine.stride > 1;
-    const bool many = wide_gram(ctx, pb, l) || (l->indexed && K > 4 && K <= FI_GRAM_EIGEN_K);
+    const bool many = wide_gram(ctx, pb, l) || (l->indexed && K > 4 && K <= FI_GRAM_WIDE_K);
     if (K <= FI_GRAM_WIDE_K) {
         ws->gram = fi__calloc(&ctx->mem, wide_columns ? FI_MANY_COLUMNS : 1, sizeof(fi_gram));
+        ws->gram_work = fi__calloc(&ctx->mem, fi__gram_work_doubles(K), sizeof(double));
     }
     if (many) {
         ws->many_raw = fi__calloc(&ctx->mem, fi__many_work_doubles(K, wide_columns) + 4,
@@ -378,7 +374,7 @@ static int ws_alloc(fi_context *ctx, const fi_problem *pb, const fi_layout *l, b
     }
     return status == FI_OK && ws->scratch && ws->B && ws->W && ws->sigma && ws->g &&
                    (!columns || ws->col_raw) &&
-                   (K > FI_GRAM_WIDE_K || ws->gram) &&
+                   (K > FI_GRAM_WIDE_K || (ws->gram && ws->gram_work)) &&
                    (!many || ws->many_raw)
                ? FI_OK
                : FI_ERR_NOMEM;

@@ -7,14 +7,11 @@
 #include "core/problem.h"
 
 /* The register kernels (rows <= 4, rows_wide, columns, elements' vector path) and the p x p
- * metric of blocks with p < K serve K <= FI_GRAM_MAX_K; the many-class kernels (src/kernels/
- * gram_many.c) and elements' vector path serve K <= FI_GRAM_WIDE_K. Above it: the SVD. */
+ * metric of blocks with p < K serve K <= FI_GRAM_MAX_K; the Gram path itself (src/kernels/
+ * gram_many.c and src/solve/eigen.c, whose K x K arrays come from the caller's work,
+ * fi__gram_work_doubles) and elements' vector path serve K <= FI_GRAM_WIDE_K. Above: the SVD. */
 #define FI_GRAM_MAX_K 16
 #define FI_GRAM_WIDE_K 64
-/* The K the solvers of src/solve/eigen.c accept: their K x K arrays are still on the stack
- * (FI_GRAM_MAX_K); raising it to FI_GRAM_WIDE_K needs those arrays from a workspace. Until
- * then blocks with K above it take the SVD, and only elements serve K <= FI_GRAM_WIDE_K. */
-#define FI_GRAM_EIGEN_K FI_GRAM_MAX_K
 
 /* Per-block sums gathered in one pass over the block's coordinates (33 KiB: callers with
  * K > FI_GRAM_MAX_K keep it in their workspace, not on the stack). */

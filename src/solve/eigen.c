@@ -73,7 +73,7 @@ static void reflect(double *C, double *t, int n, const double *v)
 {
     double vv = 0;
     for (int i = 0; i < n; i++) vv += v[i] * v[i];
-    double Cv[FI_GRAM_MAX_K];
+    double Cv[FI_GRAM_WIDE_K];
     for (int i = 0; i < n; i++) {
         Cv[i] = 0;
         for (int j = 0; j < n; j++) Cv[i] += C[i * n + j] * v[j];
@@ -157,10 +157,11 @@ static int even_exponent(const double *A, int count)
 /* Cholesky of a small SPD G = L L^T, accepted only when the safe bounds
  * lambda_min >= 1/|L^-1|_F^2 and lambda_max <= trace(G) prove full rank under the rank rule and
  * kappa(G) <= 1/FI_GRAM_MIN_RATIO: then Li holds L^-1 (lower, row-major p x p). Returns 0 when
- * the bounds do not prove it. */
-static int cholesky_bounded(const double *G, int p, double rcond, double atol, double *Li)
+ * the bounds do not prove it. L: scratch of p * p doubles. */
+static int cholesky_bounded(const double *G, int p, double rcond, double atol, double *Li,
+                            double *L)
 {
-    double L[FI_GRAM_MAX_K * FI_GRAM_MAX_K] = {0};
+    memset(L, 0, sizeof(double) * (size_t)(p * p));
     double trace = 0;
     for (int i = 0; i < p; i++) {
         trace += G[i * p + i];
@@ -194,8 +195,8 @@ static int cholesky_bounded(const double *G, int p, double rcond, double atol, d
 static int cholesky_fi(const double *G, const double *g, int p, double rcond, double atol,
                        double *fi)
 {
-    double Li[FI_GRAM_MAX_K * FI_GRAM_MAX_K], acc = 0;
-    if (!cholesky_bounded(G, p, rcond, atol, Li)) return 0;
+    double Li[FI_GRAM_MAX_K * FI_GRAM_MAX_K], L[FI_GRAM_MAX_K * FI_GRAM_MAX_K], acc = 0;
+    if (!cholesky_bounded(G, p, rcond, atol, Li, L)) return 0;
     for (int i = 0; i < p; i++) {
         double x = 0;
         for (int k = 0; k <= i; k++) x += Li[i * p + k] * g[k];
@@ -209,9 +210,10 @@ static int cholesky_fi(const double *G, const double *g, int p, double rcond, do
  * t by 2^-e, and, when the softmax null direction q is below the rank cut-off, both reflected
  * by H (Householder vector v) with that direction dropped: m = K - 1. */
 typedef struct prepared {
-    double C[FI_GRAM_MAX_K * FI_GRAM_MAX_K], t[FI_GRAM_MAX_K], v[FI_GRAM_MAX_K];
-    double f[FI_GRAM_MAX_K]; /* error scales: |error of C_ij| <= gamma f_i f_j (scaled_fi) */
-    double x[FI_GRAM_MAX_K]; /* class target k: B x = the score s_k with the null direction
+    double *C; /* K x K: the first K * K doubles of the caller's work */
+    double t[FI_GRAM_WIDE_K], v[FI_GRAM_WIDE_K];
+    double f[FI_GRAM_WIDE_K]; /* error scales: |error of C_ij| <= gamma f_i f_j (scaled_fi) */
+    double x[FI_GRAM_WIDE_K]; /* class target k: B x = the score s_k with the null direction
                                 removed, x = (H e_k)[1:] / sqrt(P_k) or e_k / sqrt(P_k) */
     bool klass;              /* the target is a class: FI = |projection of x|^2 (leverage) */
     int m, e;
@@ -254,7 +256,7 @@ static void prepare(const fi_gram *gm, int64_t K, const double *sqrt_prob, doubl
         v[0] += v[0] >= 0 ? 1 : -1;
         reflect(C, pr->t, n, v);
         /* f <- |H| d bounds the reflected errors: |(H E H)_ij| <= gamma (|H| d)_i (|H| d)_j */
-        double vv = 0, vd = 0, fr[FI_GRAM_MAX_K];
+        double vv = 0, vd = 0, fr[FI_GRAM_WIDE_K];
         for (int i = 0; i < n; i++) {
             vv += v[i] * v[i];
             vd += fabs(v[i]) * pr->f[i];
@@ -303,7 +305,8 @@ static double certified_tolerance(int m, double gamma, bool narrow)
  * bound must not exceed what the unscaled test allows (2 m gamma / FI_GRAM_MIN_RATIO). Full rank
  * is proven by sigma_min^2 >= f_min^2 (lambda_min(Chat) - m gamma), lambda_min(Chat) bounded
  * below by 1/|Lhat^-1|_F^2, against the cut-off with sigma_max^2 <= trace C (1 + gamma). */
-static int scaled_fi(const prepared *pr, double rcond, int64_t p, bool narrow, double *fi)
+static int scaled_fi(const prepared *pr, double rcond, int64_t p, bool narrow, double *fi,
+                     double *work)
 {
     const int m = pr->m;
     const double *f = pr->f;
@@ -312,8 +315,8 @@ static int scaled_fi(const prepared *pr, double rcond, int64_t p, bool narrow, d
         if (!(f[i] > 0) || !isfinite(f[i])) return 0;
         fmn = fmin(fmn, f[i]);
     }
-    double A[FI_GRAM_MAX_K * FI_GRAM_MAX_K], L[FI_GRAM_MAX_K * FI_GRAM_MAX_K] = {0};
-    double Li[FI_GRAM_MAX_K * FI_GRAM_MAX_K] = {0};
+    double *A = work, *L = work + m * m, *Li = work + 2 * m * m; /* m x m each */
+    memset(L, 0, sizeof(double) * (size_t)(2 * m * m));
     for (int i = 0; i < m; i++)
         for (int j = 0; j < m; j++) A[i * m + j] = pr->C[i * m + j] / f[i] / f[j];
     for (int i = 0; i < m; i++)
@@ -347,7 +350,7 @@ static int scaled_fi(const prepared *pr, double rcond, int64_t p, bool narrow, d
         return 1;
     }
     /* z = Chat^-1 (t / f), w = z / f, y = Chat^-1 (w / f): each solve as x = Li^T (Li r) */
-    double r[FI_GRAM_MAX_K], z[FI_GRAM_MAX_K], y[FI_GRAM_MAX_K], h[FI_GRAM_MAX_K];
+    double r[FI_GRAM_WIDE_K], z[FI_GRAM_WIDE_K], y[FI_GRAM_WIDE_K], h[FI_GRAM_WIDE_K];
     for (int pass = 0; pass < 2; pass++) {
         double *out = pass ? y : z;
         for (int i = 0; i < m; i++) r[i] = (pass ? z[i] / f[i] : pr->t[i]) / f[i];
@@ -388,15 +391,15 @@ static int scaled_fi(const prepared *pr, double rcond, int64_t p, bool narrow, d
  * 2 sum_k |t_k / w_k^2| sum_dropped rho_dk |t_d| / gap_k through the rotation of the kept
  * space against the dropped one. The bound must not exceed what the unscaled test allows. */
 static int certified_eigen_fi(const prepared *pr, double rcond, int64_t p, bool narrow,
-                              double *fi, int64_t *rank)
+                              double *fi, int64_t *rank, double *work)
 {
     const int m = pr->m;
     const double u = 0x1p-53;
     const double gamma = (double)(p + 20 * m + 40) * u;
-    double A[FI_GRAM_MAX_K * FI_GRAM_MAX_K], E[FI_GRAM_MAX_K * FI_GRAM_MAX_K];
-    double w[FI_GRAM_MAX_K], phi[FI_GRAM_MAX_K], rho[FI_GRAM_MAX_K * FI_GRAM_MAX_K];
-    double rad[FI_GRAM_MAX_K], tt[FI_GRAM_MAX_K];
-    int keep[FI_GRAM_MAX_K];
+    double *A = work, *E = work + m * m, *rho = work + 2 * m * m; /* m x m each */
+    double *CE = work + 3 * m * m;
+    double w[FI_GRAM_WIDE_K], phi[FI_GRAM_WIDE_K], rad[FI_GRAM_WIDE_K], tt[FI_GRAM_WIDE_K];
+    int keep[FI_GRAM_WIDE_K];
     for (int i = 0; i < m; i++)
         if (!(pr->f[i] >= 0) || !isfinite(pr->f[i])) return 0;
     memcpy(A, pr->C, sizeof(double) * (size_t)(m * m));
@@ -409,14 +412,16 @@ static int certified_eigen_fi(const prepared *pr, double rcond, int64_t p, bool 
             tt[j] += E[i * m + j] * pr->t[i];
         }
     }
+    for (int a = 0; a < m; a++) /* C E once (m^3), each entry summed over b = 0.. as before */
+        for (int k = 0; k < m; k++) {
+            double ca = 0;
+            for (int b = 0; b < m; b++) ca += pr->C[a * m + b] * E[b * m + k];
+            CE[a * m + k] = ca;
+        }
     for (int j = 0; j < m; j++) /* rho = |E^T C E - diag(w)| + gamma phi phi^T */
         for (int k = j; k < m; k++) {
             double x = 0;
-            for (int a = 0; a < m; a++) {
-                double ca = 0;
-                for (int b = 0; b < m; b++) ca += pr->C[a * m + b] * E[b * m + k];
-                x += E[a * m + j] * ca;
-            }
+            for (int a = 0; a < m; a++) x += E[a * m + j] * CE[a * m + k];
             if (j == k) x -= w[j];
             rho[j * m + k] = rho[k * m + j] = fabs(x) + gamma * phi[j] * phi[k];
         }
@@ -441,7 +446,7 @@ static int certified_eigen_fi(const prepared *pr, double rcond, int64_t p, bool 
         if (!keep[j]) top_dropped = fmax(top_dropped, w[j] + rad[j]);
     }
     if (pr->klass) { /* FI = |E_kept^T x|^2: only the rotation of the kept space counts */
-        double cx[FI_GRAM_MAX_K], acc = 0, rotation = 0;
+        double cx[FI_GRAM_WIDE_K], acc = 0, rotation = 0;
         for (int j = 0; j < m; j++) {
             cx[j] = 0;
             for (int i = 0; i < m; i++) cx[j] += E[i * m + j] * pr->x[i];
@@ -481,20 +486,24 @@ static int certified_eigen_fi(const prepared *pr, double rcond, int64_t p, bool 
     return 1;
 }
 
+/* Work of the Gram functions: [C | U | 4 K x K of scratch], reused in turn by the bounded
+ * Cholesky, scaled_fi, certified_eigen_fi and fi__gram_factor (its own C and E). */
+size_t fi__gram_work_doubles(int64_t K) { return (size_t)(6 * K * K); }
+
 int fi__gram_factor(const fi_gram *gm, int64_t K, const double *sqrt_prob, double psum,
                     double rcond, double atol, int64_t p, bool narrow, double *lam, double *U,
-                    int64_t *rank)
+                    int64_t *rank, double *work)
 {
     if (gram_is_zero(gm, K, sqrt_prob, narrow)) { /* B = 0: no singular value passes */
         *rank = 0;
         return 1;
     }
-    prepared pr;
+    prepared pr = {.C = work};
     prepare(gm, K, sqrt_prob, psum, rcond, atol, -1, &pr);
-    double *C = pr.C, *v = pr.v, w[FI_GRAM_MAX_K], E[FI_GRAM_MAX_K * FI_GRAM_MAX_K];
+    double *C = pr.C, *v = pr.v, w[FI_GRAM_WIDE_K], *E = work + K * K;
     const int n = (int)K, m = pr.m, e = pr.e;
     const bool deflate = pr.deflate;
-    int keep[FI_GRAM_MAX_K];
+    int keep[FI_GRAM_WIDE_K];
     atol = pr.atol;
     jacobi(C, m, w, E);
     if (!decide(w, m, rcond, atol, eigen_error_bound(pr.trace, p, n), keep)) return 0;
@@ -503,7 +512,7 @@ int fi__gram_factor(const fi_gram *gm, int64_t K, const double *sqrt_prob, doubl
     int64_t r = 0;
     for (int j = 0; j < m; j++) {
         if (!keep[j]) continue;
-        double u[FI_GRAM_MAX_K];
+        double u[FI_GRAM_WIDE_K];
         if (deflate) { /* u = H [0; e_j]: back to the class basis */
             u[0] = 0;
             for (int i = 1; i < n; i++) u[i] = E[(i - 1) * m + j];
@@ -521,7 +530,8 @@ int fi__gram_factor(const fi_gram *gm, int64_t K, const double *sqrt_prob, doubl
 }
 
 int fi__gram_fi(const fi_gram *gm, int64_t K, const double *sqrt_prob, double psum, double rcond,
-                double atol, int64_t p, bool narrow, int64_t klass, double *fi, int64_t *rank)
+                double atol, int64_t p, bool narrow, int64_t klass, double *fi, int64_t *rank,
+                double *work)
 {
     if (klass >= 0 && !(sqrt_prob[klass] > 0)) return 0; /* P_k = 0: the general path decides */
     if (gram_is_zero(gm, K, sqrt_prob, narrow)) { /* B = 0: FI = 0, rank 0, as the SVD */
@@ -531,17 +541,17 @@ int fi__gram_fi(const fi_gram *gm, int64_t K, const double *sqrt_prob, double ps
     }
     /* Well-conditioned blocks (the common case): FI = |C^-1 t|^2 by a bounded Cholesky, with
      * the same acceptance test as the eigensolver's, and a fraction of its cost. */
-    prepared pr;
-    double Li[FI_GRAM_MAX_K * FI_GRAM_MAX_K];
+    prepared pr = {.C = work};
+    double *U = work + K * K, *scratch = work + 2 * K * K, *Li = scratch;
     prepare(gm, K, sqrt_prob, psum, rcond, atol, klass, &pr);
-    if (cholesky_bounded(pr.C, pr.m, rcond, pr.atol, Li)) {
+    if (cholesky_bounded(pr.C, pr.m, rcond, pr.atol, Li, scratch + K * K)) {
         const int m = pr.m;
         *rank = m;
         if (pr.klass) {
             *fi = class_leverage(&pr);
             return 1;
         }
-        double y[FI_GRAM_MAX_K], acc = 0;
+        double y[FI_GRAM_WIDE_K], acc = 0;
         for (int i = 0; i < m; i++) { /* y = L^-1 t */
             y[i] = 0;
             for (int k = 0; k <= i; k++) y[i] += Li[i * m + k] * pr.t[k];
@@ -555,13 +565,14 @@ int fi__gram_fi(const fi_gram *gm, int64_t K, const double *sqrt_prob, double ps
         *rank = m;
         return 1;
     }
-    if (scaled_fi(&pr, rcond, p, narrow, fi)) {
+    if (scaled_fi(&pr, rcond, p, narrow, fi, scratch)) {
         *rank = pr.m;
         return 1;
     }
-    if (certified_eigen_fi(&pr, rcond, p, narrow, fi, rank)) return 1;
-    double lam[FI_GRAM_MAX_K], U[FI_GRAM_MAX_K * FI_GRAM_MAX_K];
-    if (!fi__gram_factor(gm, K, sqrt_prob, psum, rcond, atol, p, narrow, lam, U, rank)) return 0;
+    if (certified_eigen_fi(&pr, rcond, p, narrow, fi, rank, scratch)) return 1;
+    double lam[FI_GRAM_WIDE_K];
+    if (!fi__gram_factor(gm, K, sqrt_prob, psum, rcond, atol, p, narrow, lam, U, rank, scratch))
+        return 0;
     double acc = 0;
     for (int64_t q = 0; q < *rank; q++) {
         if (klass >= 0) { /* the projection of e_k / sqrt(P_k) on the kept space */
