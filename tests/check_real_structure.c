@@ -149,6 +149,8 @@ START_TEST(test_real_structure_against_svd)
                                  FI_OK);
                 fi_context_free(ref);
                 for (int isa = FI_ISA_AUTO; isa <= FI_ISA_PORTABLE; isa++) {
+                    /* K > 17: gram_many.c's code again (K = 17 runs it on both builds) */
+                    if (K > 17 && isa != FI_ISA_AUTO) continue;
                     fi_context *ctx = NULL;
                     ck_assert_int_eq(fi_context_create(&ctx), FI_OK);
                     ck_assert_int_eq(fi_context_set(ctx, FI_OPT_ISA, isa), FI_OK);
