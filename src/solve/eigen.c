@@ -47,16 +47,18 @@ static void jacobi(double *A, int n, double *w, double *V)
                 const double theta = (A[q * n + q] - A[p * n + p]) / (2 * apq);
                 const double t = (theta >= 0 ? 1 : -1) / (fabs(theta) + sqrt(theta * theta + 1));
                 const double c = 1 / sqrt(t * t + 1), s = t * c;
-                for (int k = 0; k < n; k++) { /* A <- A J */
+                /* A <- J^T A J on the two rows and columns it changes, kept symmetric: half
+                 * the work of two one-sided passes (K = 64 blocks of rank-deficient scores
+                 * spend most of their time here); a_pq becomes 0 by the choice of t */
+                for (int k = 0; k < n; k++) {
+                    if (k == p || k == q) continue;
                     const double akp = A[k * n + p], akq = A[k * n + q];
-                    A[k * n + p] = c * akp - s * akq;
-                    A[k * n + q] = s * akp + c * akq;
+                    A[k * n + p] = A[p * n + k] = c * akp - s * akq;
+                    A[k * n + q] = A[q * n + k] = s * akp + c * akq;
                 }
-                for (int k = 0; k < n; k++) { /* A <- J^T A */
-                    const double apk = A[p * n + k], aqk = A[q * n + k];
-                    A[p * n + k] = c * apk - s * aqk;
-                    A[q * n + k] = s * apk + c * aqk;
-                }
+                A[p * n + p] -= t * apq;
+                A[q * n + q] += t * apq;
+                A[p * n + q] = A[q * n + p] = 0;
                 for (int k = 0; k < n; k++) {
                     const double vkp = V[k * n + p], vkq = V[k * n + q];
                     V[k * n + p] = c * vkp - s * vkq;
