@@ -17,6 +17,11 @@
  * PyTorch (when bench/real_models.py has written DATA/torch_<model>.bin): the scores of a real
  * model's parameters by autograd in float32, and the block layouts the file lists.
  *
+ * S-row-K10-f64 and S-column-K10-f64: the same layer computed in float64 (exactly rank-1 row
+ * blocks), whose rank-deficient blocks no Gram can decide (the dropped singular values lie
+ * below its resolution): the in-house SVD of src/linalg/small_svd.c instead of LAPACK's; the
+ * random side is the float32 random scores widened.
+ *
  * Prints per workload: "REAL name coords real_ms random_ms floor_ms random_w_ms". */
 #define _POSIX_C_SOURCE 200809L
 #include <stdint.h>
@@ -35,7 +40,8 @@ typedef struct layout {
 typedef struct scores {
     int64_t K, n;
     double P[64];
-    float *S; /* K rows of n */
+    float *S;     /* K rows of n */
+    double *S64;  /* the same scores computed in float64 (synthetic only), or NULL */
 } scores;
 
 static uint64_t lcg(uint64_t *seed)
@@ -55,7 +61,8 @@ static void fill_random(float *S, int64_t len, uint64_t seed)
  * the same probabilities, and random scores with P proportional to 1..K (the W workloads' P:
  * a model's P, graded over orders of magnitude, is itself a structure real input has).
  * Repetitions stop early once the workload has used its time budget (the slow ones). */
-static int time_pair(const char *name, const scores *real, const float *rnd, const layout *l)
+static int time_pair_dtype(const char *name, const scores *real, const float *rnd,
+                           const layout *l, fi_dtype dt)
 {
     enum { MAXREP = 5 };
     const double budget_ms = 6000;
@@ -69,28 +76,50 @@ static int time_pair(const char *name, const scores *real, const float *rnd, con
     double tr[MAXREP], tn[MAXREP], tf[MAXREP], tw[MAXREP], used = 0, Pw[64], z = 0;
     for (int64_t i = 0; i < real->K; i++) z += (Pw[i] = (double)(i + 1));
     for (int64_t i = 0; i < real->K; i++) Pw[i] /= z;
+    /* float64 rows: the same values widened (the floor then reads twice the bytes) */
+    double *real_d = NULL, *rnd_d = NULL;
+    const void *Sr = real->S, *Sn = rnd;
+    size_t e = sizeof(float);
+    if (dt == FI_F64) {
+        const int64_t len = real->K * real->n;
+        real_d = malloc(sizeof(double) * (size_t)len);
+        rnd_d = malloc(sizeof(double) * (size_t)len);
+        if (!real_d || !rnd_d) return 1;
+        for (int64_t i = 0; i < len; i++) rnd_d[i] = rnd[i];
+        if (real->S64) memcpy(real_d, real->S64, sizeof(double) * (size_t)len);
+        else
+            for (int64_t i = 0; i < len; i++) real_d[i] = real->S[i];
+        Sr = real_d, Sn = rnd_d, e = sizeof(double);
+    }
+    const int64_t floor_scale = (int64_t)(e / sizeof(float));
     int reps = 0, st = FI_OK;
     while (reps < MAXREP && (reps < 1 || used < budget_ms)) {
         double acc = 0;
         const double t0 = bench_now_ms();
-        for (int64_t i = 0; i < real->K; i++) acc += bench_floor_sum(real->S + i * real->n + l->offset, span);
+        for (int64_t i = 0; i < real->K; i++)
+            acc += bench_floor_sum((const float *)((const char *)Sr + (size_t)(i * real->n + l->offset) * e),
+                                   span * floor_scale);
         const double t1 = bench_now_ms();
-        st = fi_direct(ctx, real->K, real->P, FI_F32, real->S + l->offset, span, real->n, &bl,
-                       NULL, real->K - 1, out, 0);
+        st = fi_direct(ctx, real->K, real->P, dt, (const char *)Sr + (size_t)l->offset * e, span,
+                       real->n, &bl, NULL, real->K - 1, out, 0);
         const double t2 = bench_now_ms();
         if (st != FI_OK) break;
-        st = fi_direct(ctx, real->K, real->P, FI_F32, rnd + l->offset, span, real->n, &bl, NULL,
-                       real->K - 1, out, 0);
+        st = fi_direct(ctx, real->K, real->P, dt, (const char *)Sn + (size_t)l->offset * e, span,
+                       real->n, &bl, NULL, real->K - 1, out, 0);
         const double t3 = bench_now_ms();
         if (st != FI_OK) break;
-        st = fi_direct(ctx, real->K, Pw, FI_F32, rnd + l->offset, span, real->n, &bl, NULL,
-                       real->K - 1, out, 0);
+        st = fi_direct(ctx, real->K, Pw, dt, (const char *)Sn + (size_t)l->offset * e, span,
+                       real->n, &bl, NULL, real->K - 1, out, 0);
         const double t4 = bench_now_ms();
         if (st != FI_OK) break;
         bench_sink += acc;
         tf[reps] = t1 - t0, tr[reps] = t2 - t1, tn[reps] = t3 - t2, tw[reps] = t4 - t3;
         used += t4 - t0;
         reps++;
+    }
+    if (dt == FI_F64) {
+        free(real_d);
+        free(rnd_d);
     }
     if (st != FI_OK) fprintf(stderr, "%s: %s\n", name, fi_context_error(ctx));
     else
@@ -101,6 +130,11 @@ static int time_pair(const char *name, const scores *real, const float *rnd, con
     free(out);
     fi_context_free(ctx);
     return st != FI_OK;
+}
+
+static int time_pair(const char *name, const scores *real, const float *rnd, const layout *l)
+{
+    return time_pair_dtype(name, real, rnd, l, FI_F32);
 }
 
 /* The Linear layer of the header comment; returns 0 on success. */
@@ -123,11 +157,24 @@ static int synthetic(scores *sc, int64_t K, int64_t R, int64_t C, const char *da
         const int alive = uniform01(&seed) >= 0.5; /* dead unit: ReLU'(h_r) = 0 */
         double mean = 0;
         for (int64_t j = 0; j < K; j++) mean += sc->P[j] * W2[j * R + r];
-        for (int64_t i = 0; i < K; i++) delta[i * R + r] = alive ? (float)(W2[i * R + r] - mean) : 0.0f;
+        for (int64_t i = 0; i < K; i++) {
+            delta[i * R + r] = alive ? (float)(W2[i * R + r] - mean) : 0.0f;
+            W2[i * R + r] = alive ? W2[i * R + r] - mean : 0.0; /* delta in float64 */
+        }
     }
     for (int64_t i = 0; i < K; i++)
         for (int64_t r = 0; r < R; r++)
             for (int64_t c = 0; c < C; c++) sc->S[(i * R + r) * C + c] = delta[i * R + r] * x[c];
+    /* the same model in float64: delta centred in float64 (sum_i P_i delta_i = 0 to 2^-53;
+     * the float32 delta leave a residue of 2^-24, a direction far above float64's rank
+     * cut-off) and rank-1 row blocks to float64's rounding (widening the float32 products
+     * would add a full-rank perturbation of 2^-24) */
+    sc->S64 = malloc(sizeof(double) * (size_t)(K * R * C));
+    if (sc->S64)
+        for (int64_t i = 0; i < K; i++)
+            for (int64_t r = 0; r < R; r++)
+                for (int64_t c = 0; c < C; c++)
+                    sc->S64[(i * R + r) * C + c] = W2[i * R + r] * (double)x[c];
     char path[512];
     snprintf(path, sizeof path, "%s/synthetic_K%lld.bin", data_dir, (long long)K);
     FILE *f = fopen(path, "wb");
@@ -145,6 +192,7 @@ static int synthetic(scores *sc, int64_t K, int64_t R, int64_t C, const char *da
 /* DATA/torch_<model>.bin as bench/real_models.py writes it; 0 when read, 1 when absent. */
 static int read_torch(const char *path, scores *sc, layout *ls, int64_t *nl, int64_t max_layouts)
 {
+    sc->S64 = NULL;
     FILE *f = fopen(path, "rb");
     if (!f) return 1;
     int64_t head[4]; /* version, K, n, number of layouts */
@@ -183,8 +231,10 @@ int bench_real(const char *only, const char *data_dir)
         snprintf(names[0], 32, "S-element-K%lld", (long long)K);
         snprintf(names[1], 32, "S-row-K%lld", (long long)K);
         snprintf(names[2], 32, "S-column-K%lld", (long long)K);
-        if (!wanted(only, names[0]) && !wanted(only, names[1]) && !wanted(only, names[2]))
-            continue;
+        int any = 0; /* a name of this K, or its float64 variant (name-f64) */
+        for (int j = 0; j < 3; j++)
+            any |= wanted(only, names[j]) || (only && strncmp(only, names[j], strlen(names[j])) == 0);
+        if (!any) continue;
         scores sc;
         if (synthetic(&sc, K, R, C, data_dir)) return 1;
         float *rnd = malloc(sizeof(float) * (size_t)(K * sc.n));
@@ -193,8 +243,14 @@ int bench_real(const char *only, const char *data_dir)
         const layout ls[3] = {{"", 0, R * C, 1, 1, 1}, {"", 0, R, C, 1, C}, {"", 0, C, R, C, 1}};
         for (int j = 0; j < 3 && !bad; j++)
             if (wanted(only, names[j])) bad = time_pair(names[j], &sc, rnd, &ls[j]);
+        for (int j = 1; j < 3 && !bad && K == 10; j++) { /* float64: the in-house SVD's blocks */
+            char name[40];
+            snprintf(name, sizeof name, "%s-f64", names[j]);
+            if (wanted(only, name)) bad = time_pair_dtype(name, &sc, rnd, &ls[j], FI_F64);
+        }
         free(rnd);
         free(sc.S);
+        free(sc.S64);
     }
     const char *models[2] = {"cnn", "transformer"};
     for (int m = 0; m < 2 && !bad && (!only || strncmp(only, "T-", 2) == 0); m++) {

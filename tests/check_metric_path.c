@@ -181,7 +181,8 @@ START_TEST(test_fast_vs_reference_and_direct)
                                   "rank %lld vs reference %lld", (long long)K, centred, (int)dt,
                                   target, t, (long long)b, (long long)fast->ranks[b],
                                   (long long)ref->ranks[b]);
-                    ck_assert_msg(fabs(fast->fi[b] - ref->fi[b]) <= 1e-10 * fabs(ref->fi[b]) + floor,
+                    ck_assert_msg(fabs(fast->fi[b] - ref->fi[b]) <=
+                                      ref_fast_tol(dt) * fabs(ref->fi[b]) + floor,
                                   "K %lld centred %d dtype %d target %d layout %zu block %lld: "
                                   "%.17g vs reference %.17g", (long long)K, centred, (int)dt,
                                   target, t, (long long)b, fast->fi[b], ref->fi[b]);
@@ -194,7 +195,7 @@ START_TEST(test_fast_vs_reference_and_direct)
                                   "layout %zu block %lld: residual %.17g vs %.17g", t,
                                   (long long)b, fast->res[b], ref->res[b]);
                     ck_assert_msg(fabs(fast->norm[b] - ref->norm[b]) <=
-                                      1e-10 * fabs(ref->norm[b]) + floor,
+                                      ref_fast_tol(dt) * fabs(ref->norm[b]) + floor,
                                   "layout %zu block %lld: normalized", t, (long long)b);
                     compared++;
                 }

@@ -18,7 +18,8 @@
  * the certified 2^-17 of ref_fast_tol) and the independent references (tests/support: the
  * explicit G for a gradient, the leverage of fact 2 for the class target) to 1e-9 (1e-7 for
  * graded P, whose small kept eigenvalues the formed G resolves only to kappa^2 eps), and
- * all-zero blocks give exactly 0. These are
+ * all-zero blocks give exactly 0; the metric path (fi_metric_from_scores, fi_compute) matches
+ * the SVD path for the gradient target as fi_direct does. These are
  * the structures the Gram path must decide without the SVD; the test pins their accuracy. */
 #include <check.h>
 #include <math.h>
@@ -148,6 +149,23 @@ START_TEST(test_real_structure_against_svd)
                                             gradient ? gx : NULL, svd),
                                  FI_OK);
                 fi_context_free(ref);
+                if (gradient) { /* the metric path's factors decide the same blocks */
+                    fi_context *mc = NULL;
+                    fi_metric *m = NULL;
+                    ck_assert_int_eq(fi_context_create(&mc), FI_OK);
+                    ck_assert_int_eq(l == NL - 1 ? fi_metric_from_scores_indexed(mc, K, P, dt, Sx,
+                                                                                 n, n, &ib, &m)
+                                                 : fi_metric_from_scores(mc, K, P, dt, Sx, n, n,
+                                                                         &layouts[l], &m),
+                                     FI_OK);
+                    ck_assert_int_eq(fi_compute(mc, m, dt, gx, fast, 0), FI_OK);
+                    fi_metric_free(m);
+                    fi_context_free(mc);
+                    for (int64_t b = 0; b < count; b++)
+                        ck_assert_msg(ref_rel(fast[b], svd[b]) <= ref_fast_tol(dt),
+                                      "%s %s dtype %d metric block %lld: %.17g vs SVD %.17g",
+                                      st->name, lnames[l], d, (long long)b, fast[b], svd[b]);
+                }
                 for (int isa = FI_ISA_AUTO; isa <= FI_ISA_PORTABLE; isa++) {
                     /* K > 17: gram_many.c's code again (K = 17 runs it on both builds) */
                     if (K > 17 && isa != FI_ISA_AUTO) continue;

@@ -4,6 +4,7 @@
  * cannot decide) and applied at once, so the per-block workspace is all that is allocated. */
 #include "core/threads.h"
 #include "core/validate.h"
+#include "linalg/small_svd.h"
 #include "linalg/svd.h"
 #include "solve/dispatch.h"
 #include "solve/eigen.h"
@@ -20,7 +21,6 @@ typedef struct direct_ws {
     void *col_raw;   /* column sums, allocated with room to align them */
     double *col_acc; /* 32-byte aligned into col_raw */
     fi_gram *gram;     /* one block's sums (FI_MANY_COLUMNS of them for wide columns) */
-    double *gram_work; /* fi__gram_work_doubles(K): the K x K arrays of src/solve/eigen.c */
     void *many_raw;    /* gram_many.c's work, allocated with room to align it */
     double *many_work; /* 32-byte aligned into many_raw */
 } direct_ws;
@@ -61,6 +61,12 @@ static bool wide_gram(const fi_context *ctx, const fi_problem *pb, const fi_layo
 {
     return ctx->method == FI_METHOD_AUTO && !l->indexed && pb->adjust == FI_ADJUST_NONE &&
            pb->k_eff > FI_GRAM_MAX_K && pb->k_eff <= FI_GRAM_WIDE_K;
+}
+
+/* Blocks of such layouts take gram_many.c only up to the K the solvers of src/solve/ accept */
+static bool wide_blocks(const fi_context *ctx, const fi_problem *pb, const fi_layout *l)
+{
+    return wide_gram(ctx, pb, l) && pb->k_eff <= FI_GRAM_EIGEN_K;
 }
 
 /* p = 1: FI = g^2 / sum_i P_i s_i^2, 0 where the block's single singular value is cut. */
@@ -128,7 +134,7 @@ static bool gram_block(const direct_job *job, direct_ws *ws, int64_t b, int64_t 
             fi__gram_add(gm, K, bv, m, true, g);
         }
         return fi__gram_fi(gm, K, sp, psum, rcond, job->ctx->atol, p, pb->dtype != FI_F64,
-                           job_class(job), fi, &rank, ws->gram_work);
+                           job_class(job), fi, &rank);
     }
     if (p > FI_GRAM_MAX_K) return false;
     double gv[FI_GRAM_MAX_K];
@@ -159,9 +165,35 @@ static bool gram_finite(const fi_gram *gm, int64_t K)
     return acc == 0; /* x * 0 is NaN exactly for non-finite x */
 }
 
+/* True when every diagonal Gram sum is 0: for float32 and narrower scores the block is zero
+ * (fi__gram_fi proves it); float64 scores below 2^-537 square to 0, so see zero_columns_f64. */
+static bool gram_diagonal_zero(const fi_gram *gm, int64_t K)
+{
+    for (int64_t i = 0; i < K; i++)
+        if (gm->c[i * K + i] != 0) return false;
+    return true;
+}
+
+/* Which of the chunk's nb float64 column blocks (consecutive columns b0.., p coordinates
+ * stride apart) are exactly zero in every class: one pass over the chunk's rows, where the
+ * blocks' scores lie side by side, instead of each block's strided gather in block_general
+ * (ReLU layers make half the columns zero). */
+static void zero_columns_f64(const fi_problem *pb, int64_t b0, int64_t nb, int64_t p,
+                             int64_t stride, unsigned char *zero)
+{
+    const double *S = pb->scores;
+    for (int64_t j = 0; j < nb; j++) zero[j] = 1;
+    for (int64_t t = 0; t < p; t++)
+        for (int64_t i = 0; i < pb->k_eff; i++) {
+            const double *row = S + i * pb->ld + b0 + t * stride;
+            for (int64_t j = 0; j < nb; j++) zero[j] &= row[j] == 0;
+        }
+}
+
 /* Block b by the general path: the small kernels on a gathered block where they can decide,
  * else W = diag(1/sigma) V^T (fast factor or SVD) applied to g. */
-static int block_general(const direct_job *job, direct_ws *ws, int64_t b, double psum, char *err)
+static int block_general(const direct_job *job, direct_ws *ws, int64_t b, double psum,
+                         bool gram_declined, char *err)
 {
     fi_context *ctx = job->ctx;
     const fi_problem *pb = job->pb;
@@ -170,11 +202,14 @@ static int block_general(const direct_job *job, direct_ws *ws, int64_t b, double
     const double rcond = fi__rcond(ctx, pb->dtype, p, K);
     double *W = ws->W, *sigma = ws->sigma, *g = ws->g, *scratch = ws->scratch, fi;
     int64_t r = 0;
-    if (job->check) {
+    /* gram_declined: the streaming kernel's sums of this block were finite (so were its
+     * inputs) and fi__gram_fi declined them; the scalar Gram and the Gram factor would decide
+     * the same sums the same way, so the block goes straight to the SVDs. */
+    if (job->check && !gram_declined) {
         const int status = fi__check_block_finite(pb, l, b, job->target, err);
         if (status != FI_OK) return status;
     }
-    if (ctx->method == FI_METHOD_AUTO && K <= FI_GRAM_WIDE_K &&
+    if (ctx->method == FI_METHOD_AUTO && K <= FI_GRAM_EIGEN_K && !gram_declined &&
         gram_block(job, ws, b, p, psum, rcond, scratch, ws->B, &fi) && isfinite(fi)) {
         put(job, b, fi);
         return FI_OK;
@@ -192,22 +227,39 @@ static int block_general(const direct_job *job, direct_ws *ws, int64_t b, double
         null = fi__deflate_null(ws->B, p, K, pb->sqrt_prob, rcond, ctx->atol);
         gathered = true;
     }
+    const double spk = pb->sqrt_prob[job->k];
     for (int64_t j = 0; j < p; j++) {
         const int64_t c = fi__block_coord(l, b, j);
         if (!klass) {
             g[j] = fi__load(pb->dtype, job->target, c);
-            continue;
+        } else if (null && spk > 0) { /* column k of B (I - q q^T) over sqrt(P_k) */
+            g[j] = ws->B[j + job->k * p] / spk;
+        } else {
+            fi__problem_scores_at(pb, c, scratch);
+            double mean = 0;
+            if (null)
+                for (int64_t i = 0; i < K; i++) mean += pb->prob[i] * scratch[i];
+            g[j] = scratch[job->k] - mean / psum;
         }
-        fi__problem_scores_at(pb, c, scratch);
-        double mean = 0;
-        if (null)
-            for (int64_t i = 0; i < K; i++) mean += pb->prob[i] * scratch[i];
-        g[j] = scratch[job->k] - mean / psum;
     }
-    if (!(ctx->method == FI_METHOD_AUTO &&
+    if (!(ctx->method == FI_METHOD_AUTO && !gram_declined &&
           fi__fast_factor(pb, l, b, rcond, ctx->atol, scratch, &r, sigma, W))) {
         if (!gathered) {
             if (!fi__gather_block(pb, l, b, ws->B, scratch)) {
+                snprintf(err, FI_ERRLEN, "non-finite score in block %lld", (long long)b);
+                return FI_ERR_NONFINITE;
+            }
+            null = fi__deflate_null(ws->B, p, K, pb->sqrt_prob, rcond, ctx->atol);
+        }
+        if (ctx->method == FI_METHOD_AUTO && K <= FI_GRAM_MAX_K && p >= K) {
+            /* the block's own SVD without LAPACK (destroys B and its copy of g) */
+            memcpy(scratch, g, (size_t)p * sizeof(double));
+            if (fi__small_svd_fi(ws->B, p, K, scratch, rcond, ctx->atol, null ? K - 1 : K, &fi,
+                                 &r)) {
+                put(job, b, fi);
+                return FI_OK;
+            }
+            if (!fi__gather_block(pb, l, b, ws->B, scratch)) { /* the same scores as above */
                 snprintf(err, FI_ERRLEN, "non-finite score in block %lld", (long long)b);
                 return FI_ERR_NONFINITE;
             }
@@ -247,7 +299,7 @@ static int blocks_range(void *arg, int64_t first, int64_t last, int worker, char
     direct_ws *ws = &job->ws[worker];
     const fi_blocks *a = &job->l->affine;
     const bool stream = ctx->method == FI_METHOD_AUTO && fi__stream_supported(pb, job->l);
-    const bool many = wide_gram(ctx, pb, job->l); /* K > FI_GRAM_MAX_K: gram_many.c */
+    const bool many = wide_blocks(ctx, pb, job->l); /* K > FI_GRAM_MAX_K: gram_many.c */
     const bool rows = (stream || many) && a->size >= K && a->stride == 1;
     const bool columns = (stream || many) && a->size >= K && a->step == 1 && a->stride > 1;
     const bool pixels = stream && a->size < K && a->size >= 2 && a->size <= 4;
@@ -265,7 +317,7 @@ static int blocks_range(void *arg, int64_t first, int64_t last, int worker, char
                          job->target ? 0 : job->k * pb->ld, rcond, ctx->atol, fi, ok);
             for (int64_t j = 0; j < nb && status == FI_OK; j++) {
                 if (ok[j]) put(job, b0 + j, fi[j]);
-                else status = block_general(job, ws, b0 + j, psum, err);
+                else status = block_general(job, ws, b0 + j, psum, false, err);
             }
         }
         return status;
@@ -280,6 +332,8 @@ static int blocks_range(void *arg, int64_t first, int64_t last, int worker, char
                                    ws->many_work);
             else if (columns)
                 kern->column_sums(pb, b0, nb, a->size, a->stride, job->target, ws->col_acc);
+            unsigned char zero[FI_COLUMN_WIDTH_MAX];
+            bool zero_known = false;
             for (int64_t j = 0; j < nb && status == FI_OK; j++) {
                 fi_gram *gm = columns && many ? &ws->gram[j] : ws->gram;
                 double fi;
@@ -291,36 +345,49 @@ static int blocks_range(void *arg, int64_t first, int64_t last, int worker, char
                                     ws->many_work);
                 else if (!columns)
                     fi__row_sums(kern, pb, b0 * a->step, a->size, job->target, job->k, gm);
-                if (gram_finite(gm, K) &&
-                    fi__gram_fi(gm, K, pb->sqrt_prob, psum, rcond, ctx->atol, a->size,
-                                pb->dtype != FI_F64, job_class(job), &fi, &r, ws->gram_work) &&
-                    isfinite(fi))
+                const bool finite = gram_finite(gm, K);
+                if (columns && finite && pb->dtype == FI_F64 && pb->adjust == FI_ADJUST_NONE &&
+                    nb <= FI_COLUMN_WIDTH_MAX && gram_diagonal_zero(gm, K)) {
+                    if (!zero_known) zero_columns_f64(pb, b0, nb, a->size, a->stride, zero);
+                    zero_known = true;
+                    if (zero[j]) { /* B = 0: rank 0, FI 0, as the SVD */
+                        put(job, b0 + j, 0.0);
+                        continue;
+                    }
+                }
+                const bool decided = finite && fi__gram_fi(gm, K, pb->sqrt_prob, psum, rcond,
+                                                           ctx->atol, a->size, pb->dtype != FI_F64,
+                                                           job_class(job), &fi, &r);
+                if (decided && isfinite(fi))
                     put(job, b0 + j, fi);
                 else
-                    status = block_general(job, ws, b0 + j, psum, err);
+                    status = block_general(job, ws, b0 + j, psum, finite && !decided, err);
             }
         }
         return status;
     }
     const bool gathered = ctx->method == FI_METHOD_AUTO && job->l->indexed &&
-                          pb->adjust == FI_ADJUST_NONE && K <= FI_GRAM_WIDE_K;
+                          pb->adjust == FI_ADJUST_NONE && K <= FI_GRAM_EIGEN_K;
     for (int64_t b = first; b < last && status == FI_OK; b++) {
         const int64_t p = fi__block_size(job->l, b);
         const int64_t *idx = gathered ? job->l->indices + job->l->offsets[b] : NULL;
         fi_gram *gm = ws->gram;
         double fi;
         int64_t r;
-        if (gathered && p >= K &&
+        const bool finite =
+            gathered && p >= K &&
             (K <= 4 ? kern->index_sums(pb, idx, p, job->target, job->k, gm)
                     : (kern->many_rows(pb, 0, idx, p, job->target, job->k, gm, ws->many_work),
                        true)) &&
-            gram_finite(gm, K) &&
-            fi__gram_fi(gm, K, pb->sqrt_prob, psum, fi__rcond(ctx, pb->dtype, p, K), ctx->atol, p,
-                        pb->dtype != FI_F64, job_class(job), &fi, &r, ws->gram_work) &&
-            isfinite(fi))
+            gram_finite(gm, K);
+        const bool decided = finite && fi__gram_fi(gm, K, pb->sqrt_prob, psum,
+                                                   fi__rcond(ctx, pb->dtype, p, K), ctx->atol, p,
+                                                   pb->dtype != FI_F64, job_class(job), &fi, &r
+                                                  );
+        if (decided && isfinite(fi))
             put(job, b, fi);
         else
-            status = block_general(job, ws, b, psum, err);
+            status = block_general(job, ws, b, psum, finite && !decided, err);
     }
     return status;
 }
@@ -335,7 +402,6 @@ static void ws_free(fi_context *ctx, direct_ws *ws)
     fi__free(&ctx->mem, ws->scratch);
     fi__free(&ctx->mem, ws->col_raw);
     fi__free(&ctx->mem, ws->gram);
-    fi__free(&ctx->mem, ws->gram_work);
     fi__free(&ctx->mem, ws->many_raw);
 }
 
@@ -361,11 +427,10 @@ static int ws_alloc(fi_context *ctx, const fi_problem *pb, const fi_layout *l, b
         ws->col_acc = (double *)(((uintptr_t)ws->col_raw + 31) & ~(uintptr_t)31);
     }
     /* the Gram path's sums and K x K arrays; the many-class kernels' chunk and tile sums */
-    const bool wide_columns = wide_gram(ctx, pb, l) && l->affine.step == 1 && l->affine.stride > 1;
-    const bool many = wide_gram(ctx, pb, l) || (l->indexed && K > 4 && K <= FI_GRAM_WIDE_K);
+    const bool wide_columns = wide_blocks(ctx, pb, l) && l->affine.step == 1 && l->affine.stride > 1;
+    const bool many = wide_blocks(ctx, pb, l) || (l->indexed && K > 4 && K <= FI_GRAM_EIGEN_K);
     if (K <= FI_GRAM_WIDE_K) {
         ws->gram = fi__calloc(&ctx->mem, wide_columns ? FI_MANY_COLUMNS : 1, sizeof(fi_gram));
-        ws->gram_work = fi__calloc(&ctx->mem, fi__gram_work_doubles(K), sizeof(double));
     }
     if (many) {
         ws->many_raw = fi__calloc(&ctx->mem, fi__many_work_doubles(K, wide_columns) + 4,
@@ -374,7 +439,7 @@ static int ws_alloc(fi_context *ctx, const fi_problem *pb, const fi_layout *l, b
     }
     return status == FI_OK && ws->scratch && ws->B && ws->W && ws->sigma && ws->g &&
                    (!columns || ws->col_raw) &&
-                   (K > FI_GRAM_WIDE_K || (ws->gram && ws->gram_work)) &&
+                   (K > FI_GRAM_WIDE_K || ws->gram) &&
                    (!many || ws->many_raw)
                ? FI_OK
                : FI_ERR_NOMEM;

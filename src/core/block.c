@@ -35,5 +35,5 @@ int64_t fi__column_entries(int64_t K) { return K * (K + 1) / 2 + K + 1; }
 int64_t fi__column_width(int64_t K)
 {
     const int64_t w = 16384 / fi__column_entries(K) / 4 * 4;
-    return w < 4 ? 4 : w > 1024 ? 1024 : w;
+    return w < 4 ? 4 : w > FI_COLUMN_WIDTH_MAX ? FI_COLUMN_WIDTH_MAX : w;
 }

@@ -51,23 +51,33 @@ bool fi__deflate_null(double *B, int64_t p, int64_t k, const double *sqrt_prob, 
     if (p < k) return false;
     /* every norm on B / 2^e, so that no square overflows or underflows at 1e+-150 */
     double mx = 0, psum = 0, smax2 = 0, bq2 = 0;
-    for (int64_t i = 0; i < p * k; i++) mx = fmax(mx, fabs(B[i]));
-    if (!(mx > 0) || !isfinite(mx)) return false;
+    bool nan = false; /* compares, not fmax: a library call per element at -O3 */
+    for (int64_t i = 0; i < p * k; i++) {
+        const double a = fabs(B[i]);
+        mx = a > mx ? a : mx;
+        nan |= a != a;
+    }
+    if (nan || !(mx > 0) || !isfinite(mx)) return false;
     int e;
     frexp(mx, &e);
+    /* x * 2^-e by one multiplication where 2^-e is a normal double: exact, as ldexp */
+    const bool mul = e > -1000 && e < 1000;
+    const double s2 = mul ? ldexp(1.0, -e) : 0;
+#define SCALED(x) (mul ? (x) * s2 : ldexp((x), -e))
     for (int64_t i = 0; i < k; i++) psum += sqrt_prob[i] * sqrt_prob[i];
     for (int64_t i = 0; i < k; i++) {
         if (!(sqrt_prob[i] > 0)) continue;
         double n2 = 0;
-        for (int64_t j = 0; j < p; j++) n2 += ldexp(B[j + i * p], -e) * ldexp(B[j + i * p], -e);
+        for (int64_t j = 0; j < p; j++) n2 += SCALED(B[j + i * p]) * SCALED(B[j + i * p]);
         smax2 = fmax(smax2, n2 / (sqrt_prob[i] * sqrt_prob[i])); /* |s_i|^2 */
     }
     const double nq = sqrt(psum);
     for (int64_t j = 0; j < p; j++) {
         double d = 0;
-        for (int64_t i = 0; i < k; i++) d += ldexp(B[j + i * p], -e) * (sqrt_prob[i] / nq);
+        for (int64_t i = 0; i < k; i++) d += SCALED(B[j + i * p]) * (sqrt_prob[i] / nq);
         bq2 += d * d;
     }
+#undef SCALED
     if (!(sqrt(bq2) <= fmax(ldexp(atol, -e), rcond * sqrt(smax2)))) return false;
     for (int64_t j = 0; j < p; j++) { /* B <- B - (B q) q^T */
         double d = 0;

@@ -17,19 +17,26 @@
  * rotates by at most bound / gap (Davis-Kahan). All-zero blocks are proven zero exactly
  * (gram_is_zero) for scores no wider than float32.
  *
+ * Blocks this test leaves undecided because the class probabilities (or score norms) span
+ * orders of magnitude, so that kappa(C) is large while the block is well determined, take the
+ * diagonally scaled tests of src/solve/certified.c before the caller falls back to an SVD.
+ *
+ * A class target k is its leverage (SPEC fact 2): FI = |projection of e_k / sqrt(P_k)| on the
+ * kept space, the null direction below removed when it is dropped; gm->t is not read.
+ *
  * Softmax-consistent scores have sum_i P_i s_i = 0, so B sqrt(P) = 0 and C is exactly
  * singular. That null direction q = sqrt(P)/|sqrt(P)| is known: when |B q| (measured directly
  * from the per-coordinate means, without cancellation) is below the data's resolution (the rule
  * of fi__deflate_null, which the SVD path applies too), the kernel works in the
  * (K-1)-dimensional complement of q, where C is generically well conditioned. */
 #include "solve/eigen.h"
+#include "solve/gram_prepared.h"
 
-#define FI_GRAM_MIN_RATIO 1e-3
-#define FI_GRAM_CUT_MARGIN 1e-3 /* sigma within this relative distance of the cut: ambiguous */
 
 /* Cyclic Jacobi eigendecomposition of the symmetric n x n A (row-major, destroyed):
- * eigenvalues w[n], eigenvectors as the columns of V (row-major n x n). */
-static void jacobi(double *A, int n, double *w, double *V)
+ * eigenvalues w[n], eigenvectors as the columns of V (row-major n x n). A rotation in the
+ * plane (p, q) changes rows and columns p and q only; both triangles are kept in step. */
+void fi__jacobi(double *A, int n, double *w, double *V)
 {
     for (int i = 0; i < n; i++)
         for (int j = 0; j < n; j++) V[i * n + j] = i == j;
@@ -44,20 +51,19 @@ static void jacobi(double *A, int n, double *w, double *V)
             for (int q = p + 1; q < n; q++) {
                 const double apq = A[p * n + q];
                 if (apq == 0) continue;
-                const double theta = (A[q * n + q] - A[p * n + p]) / (2 * apq);
+                const double app = A[p * n + p], aqq = A[q * n + q];
+                const double theta = (aqq - app) / (2 * apq);
                 const double t = (theta >= 0 ? 1 : -1) / (fabs(theta) + sqrt(theta * theta + 1));
                 const double c = 1 / sqrt(t * t + 1), s = t * c;
-                /* A <- J^T A J on the two rows and columns it changes, kept symmetric: half
-                 * the work of two one-sided passes (K = 64 blocks of rank-deficient scores
-                 * spend most of their time here); a_pq becomes 0 by the choice of t */
-                for (int k = 0; k < n; k++) {
+                for (int k = 0; k < n; k++) { /* columns p, q of A J (rows by symmetry) */
                     if (k == p || k == q) continue;
                     const double akp = A[k * n + p], akq = A[k * n + q];
-                    A[k * n + p] = A[p * n + k] = c * akp - s * akq;
-                    A[k * n + q] = A[q * n + k] = s * akp + c * akq;
+                    const double xp = c * akp - s * akq, xq = s * akp + c * akq;
+                    A[k * n + p] = A[p * n + k] = xp;
+                    A[k * n + q] = A[q * n + k] = xq;
                 }
-                A[p * n + p] -= t * apq;
-                A[q * n + q] += t * apq;
+                A[p * n + p] = app - t * apq;
+                A[q * n + q] = aqq + t * apq;
                 A[p * n + q] = A[q * n + p] = 0;
                 for (int k = 0; k < n; k++) {
                     const double vkp = V[k * n + p], vkq = V[k * n + q];
@@ -75,7 +81,7 @@ static void reflect(double *C, double *t, int n, const double *v)
 {
     double vv = 0;
     for (int i = 0; i < n; i++) vv += v[i] * v[i];
-    double Cv[FI_GRAM_WIDE_K];
+    double Cv[FI_GRAM_MAX_K];
     for (int i = 0; i < n; i++) {
         Cv[i] = 0;
         for (int j = 0; j < n; j++) Cv[i] += C[i * n + j] * v[j];
@@ -159,11 +165,10 @@ static int even_exponent(const double *A, int count)
 /* Cholesky of a small SPD G = L L^T, accepted only when the safe bounds
  * lambda_min >= 1/|L^-1|_F^2 and lambda_max <= trace(G) prove full rank under the rank rule and
  * kappa(G) <= 1/FI_GRAM_MIN_RATIO: then Li holds L^-1 (lower, row-major p x p). Returns 0 when
- * the bounds do not prove it. L: scratch of p * p doubles. */
-static int cholesky_bounded(const double *G, int p, double rcond, double atol, double *Li,
-                            double *L)
+ * the bounds do not prove it. */
+static int cholesky_bounded(const double *G, int p, double rcond, double atol, double *Li)
 {
-    memset(L, 0, sizeof(double) * (size_t)(p * p));
+    double L[FI_GRAM_MAX_K * FI_GRAM_MAX_K] = {0};
     double trace = 0;
     for (int i = 0; i < p; i++) {
         trace += G[i * p + i];
@@ -197,8 +202,8 @@ static int cholesky_bounded(const double *G, int p, double rcond, double atol, d
 static int cholesky_fi(const double *G, const double *g, int p, double rcond, double atol,
                        double *fi)
 {
-    double Li[FI_GRAM_MAX_K * FI_GRAM_MAX_K], L[FI_GRAM_MAX_K * FI_GRAM_MAX_K], acc = 0;
-    if (!cholesky_bounded(G, p, rcond, atol, Li, L)) return 0;
+    double Li[FI_GRAM_MAX_K * FI_GRAM_MAX_K], acc = 0;
+    if (!cholesky_bounded(G, p, rcond, atol, Li)) return 0;
     for (int i = 0; i < p; i++) {
         double x = 0;
         for (int k = 0; k <= i; k++) x += Li[i * p + k] * g[k];
@@ -208,21 +213,6 @@ static int cholesky_fi(const double *G, const double *g, int p, double rcond, do
     return 1;
 }
 
-/* The Gram of a block ready for the eigensolver: C (m x m, row-major) scaled by 2^-e (e even),
- * t by 2^-e, and, when the softmax null direction q is below the rank cut-off, both reflected
- * by H (Householder vector v) with that direction dropped: m = K - 1. */
-typedef struct prepared {
-    double *C; /* K x K: the first K * K doubles of the caller's work */
-    double t[FI_GRAM_WIDE_K], v[FI_GRAM_WIDE_K];
-    double f[FI_GRAM_WIDE_K]; /* error scales: |error of C_ij| <= gamma f_i f_j (scaled_fi) */
-    double x[FI_GRAM_WIDE_K]; /* class target k: B x = the score s_k with the null direction
-                                removed, x = (H e_k)[1:] / sqrt(P_k) or e_k / sqrt(P_k) */
-    bool klass;              /* the target is a class: FI = |projection of x|^2 (leverage) */
-    int m, e;
-    bool deflate;
-    double atol;  /* scaled with C */
-    double trace; /* of the scaled C before the reflection */
-} prepared;
 
 static void prepare(const fi_gram *gm, int64_t K, const double *sqrt_prob, double psum,
                     double rcond, double atol, int64_t klass, prepared *pr)
@@ -258,7 +248,7 @@ static void prepare(const fi_gram *gm, int64_t K, const double *sqrt_prob, doubl
         v[0] += v[0] >= 0 ? 1 : -1;
         reflect(C, pr->t, n, v);
         /* f <- |H| d bounds the reflected errors: |(H E H)_ij| <= gamma (|H| d)_i (|H| d)_j */
-        double vv = 0, vd = 0, fr[FI_GRAM_WIDE_K];
+        double vv = 0, vd = 0, fr[FI_GRAM_MAX_K];
         for (int i = 0; i < n; i++) {
             vv += v[i] * v[i];
             vd += fabs(v[i]) * pr->f[i];
@@ -276,245 +266,33 @@ static void prepare(const fi_gram *gm, int64_t K, const double *sqrt_prob, doubl
     }
 }
 
-/* FI of the class target in a block of full rank m: B x is the class score (null direction
- * removed), which lies in the range of B, so FI = |x|^2 exactly (the leverage form). */
-static double class_leverage(const prepared *pr)
-{
-    double acc = 0;
-    for (int i = 0; i < pr->m; i++) acc += pr->x[i] * pr->x[i];
-    return acc;
-}
-
-/* The relative error the a-posteriori bounds may certify: what the unscaled test allows
- * (2 m gamma kappa with kappa <= 1 / FI_GRAM_MIN_RATIO) or, for scores no wider than float32,
- * float32's unit roundoff: the rounding of the scores themselves moves FI by more. */
-static double certified_tolerance(int m, double gamma, bool narrow)
-{
-    const double unscaled = 2 * m * gamma / FI_GRAM_MIN_RATIO;
-    return narrow ? fmax(unscaled, 0x1p-17) : unscaled;
-}
-
-/* FI of a prepared block whose class probabilities (or score norms) are spread over orders of
- * magnitude, where kappa(C) is large although the block is well determined. Forming C rounds
- * entry ij by at most gamma d_i d_j (d_i = |b_i|; after the reflection f_i = (|H| d)_i), so the
- * computed C is F (Chat + Ehat) F with every |Ehat_ij| <= gamma: the relevant condition number
- * is that of the scaled Chat = F^-1 C F^-1, not of C. Cholesky and the triangular solves are
- * backward stable in the same scaled sense (|dC| <= gamma_{3m+1} |L||L^T| <= gamma_{3m+1} f_i f_j).
- *
- * With z = Chat^-1 F^-1 t, w = F^-1 z (FI = |w|^2) and y = Chat^-1 F^-1 w, the exact FI of the
- * unperturbed data differs by 2 y^T Ehat z + |F^-1 Chat^-1 Ehat z|^2, at most
- * 2 gamma |y|_1 |z|_1 + (eta |z|_2 / f_min)^2 with eta >= |Chat^-1|_2 |Ehat|_2; this a-posteriori
- * bound must not exceed what the unscaled test allows (2 m gamma / FI_GRAM_MIN_RATIO). Full rank
- * is proven by sigma_min^2 >= f_min^2 (lambda_min(Chat) - m gamma), lambda_min(Chat) bounded
- * below by 1/|Lhat^-1|_F^2, against the cut-off with sigma_max^2 <= trace C (1 + gamma). */
-static int scaled_fi(const prepared *pr, double rcond, int64_t p, bool narrow, double *fi,
-                     double *work)
-{
-    const int m = pr->m;
-    const double *f = pr->f;
-    double fmn = INFINITY;
-    for (int i = 0; i < m; i++) {
-        if (!(f[i] > 0) || !isfinite(f[i])) return 0;
-        fmn = fmin(fmn, f[i]);
-    }
-    double *A = work, *L = work + m * m, *Li = work + 2 * m * m; /* m x m each */
-    memset(L, 0, sizeof(double) * (size_t)(2 * m * m));
-    for (int i = 0; i < m; i++)
-        for (int j = 0; j < m; j++) A[i * m + j] = pr->C[i * m + j] / f[i] / f[j];
-    for (int i = 0; i < m; i++)
-        for (int j = 0; j <= i; j++) {
-            double x = A[i * m + j];
-            for (int k = 0; k < j; k++) x -= L[i * m + k] * L[j * m + k];
-            if (i == j) {
-                if (!(x > 0)) return 0;
-                L[i * m + i] = sqrt(x);
-            } else {
-                L[i * m + j] = x / L[j * m + j];
-            }
-        }
-    double nu = 0; /* |Lhat^-1|_F^2 >= |Chat^-1|_2 */
-    for (int j = 0; j < m; j++)
-        for (int i = j; i < m; i++) {
-            double x = i == j ? 1.0 : 0.0;
-            for (int k = j; k < i; k++) x -= L[i * m + k] * Li[k * m + j];
-            Li[i * m + j] = x / L[i * m + i];
-            nu += Li[i * m + j] * Li[i * m + j];
-        }
-    nu *= 1.01; /* the rounding of Lhat^-1 and of its norm */
-    const double gamma = (double)(p + 20 * m + 40) * 0x1p-53;
-    const double eta = nu * m * gamma;
-    if (!(eta <= 1e-3)) return 0;
-    const double lmin = fmn * fmn * (1 / nu - m * gamma);
-    const double cut = fmax(pr->atol, rcond * sqrt(pr->trace * (1 + gamma)));
-    if (!(lmin > 0) || !(sqrt(lmin) > (1 + FI_GRAM_CUT_MARGIN) * cut)) return 0;
-    if (pr->klass) { /* full rank proven: the class's leverage needs no solve */
-        *fi = class_leverage(pr);
-        return 1;
-    }
-    /* z = Chat^-1 (t / f), w = z / f, y = Chat^-1 (w / f): each solve as x = Li^T (Li r) */
-    double r[FI_GRAM_WIDE_K], z[FI_GRAM_WIDE_K], y[FI_GRAM_WIDE_K], h[FI_GRAM_WIDE_K];
-    for (int pass = 0; pass < 2; pass++) {
-        double *out = pass ? y : z;
-        for (int i = 0; i < m; i++) r[i] = (pass ? z[i] / f[i] : pr->t[i]) / f[i];
-        for (int i = 0; i < m; i++) {
-            h[i] = 0;
-            for (int k = 0; k <= i; k++) h[i] += Li[i * m + k] * r[k];
-        }
-        for (int i = 0; i < m; i++) {
-            out[i] = 0;
-            for (int k = i; k < m; k++) out[i] += Li[k * m + i] * h[k];
-        }
-    }
-    double acc = 0, ysum = 0, zsum = 0, z2 = 0;
-    for (int i = 0; i < m; i++) {
-        acc += (z[i] / f[i]) * (z[i] / f[i]);
-        ysum += fabs(y[i]);
-        zsum += fabs(z[i]);
-        z2 += z[i] * z[i];
-    }
-    const double second = eta * sqrt(z2) / fmn;
-    const double bound = 1.1 * (2 * gamma * ysum * zsum + second * second);
-    if (!isfinite(acc) || !(bound <= certified_tolerance(m, gamma, narrow) * acc)) return 0;
-    *fi = acc;
-    return 1;
-}
-
-/* Rank-deficient blocks with spread probabilities (a transformer's weight rows: rank <= tokens
- * < K - 1, kept eigenvalues over orders of magnitude): the eigendecomposition of the prepared C
- * certified a posteriori in the scaled error model of scaled_fi. In the computed eigenbasis E
- * the exact C is M = diag(w) + D with |D_jk| <= rho_jk = |N_jk| + gamma phi_j phi_k, where
- * N = E^T C E - diag(w) is the computed residual and phi_j = sum_i |E_ij| f_i. Gershgorin on
- * Phi M Phi^-1 (same eigenvalues) puts one exact eigenvalue within rad_j = sum_k rho_jk
- * phi_j / phi_k of w_j (small for a small eigenvalue, whose vector lives where f is small):
- * every kept disc must lie above the cut-off and every dropped one below, with the margin
- * (the count per side then follows). FI = sum_kept (E^T t)_k^2 / w_k^2 then moves by at most
- * 2 sum_jk |t_j / w_j^2| rho_jk |t_k / w_k| inside the kept space (first order, with the
- * remainder bounded through eta = |diag(w)^-1/2 D diag(w)^-1/2|_F <= 1e-3), and by
- * 2 sum_k |t_k / w_k^2| sum_dropped rho_dk |t_d| / gap_k through the rotation of the kept
- * space against the dropped one. The bound must not exceed what the unscaled test allows. */
-static int certified_eigen_fi(const prepared *pr, double rcond, int64_t p, bool narrow,
-                              double *fi, int64_t *rank, double *work)
-{
-    const int m = pr->m;
-    const double u = 0x1p-53;
-    const double gamma = (double)(p + 20 * m + 40) * u;
-    double *A = work, *E = work + m * m, *rho = work + 2 * m * m; /* m x m each */
-    double *CE = work + 3 * m * m;
-    double w[FI_GRAM_WIDE_K], phi[FI_GRAM_WIDE_K], rad[FI_GRAM_WIDE_K], tt[FI_GRAM_WIDE_K];
-    int keep[FI_GRAM_WIDE_K];
-    for (int i = 0; i < m; i++)
-        if (!(pr->f[i] >= 0) || !isfinite(pr->f[i])) return 0;
-    memcpy(A, pr->C, sizeof(double) * (size_t)(m * m));
-    jacobi(A, m, w, E);
-    for (int j = 0; j < m; j++) {
-        phi[j] = 0;
-        tt[j] = 0;
-        for (int i = 0; i < m; i++) {
-            phi[j] += fabs(E[i * m + j]) * pr->f[i];
-            tt[j] += E[i * m + j] * pr->t[i];
-        }
-    }
-    for (int a = 0; a < m; a++) /* C E once (m^3), each entry summed over b = 0.. as before */
-        for (int k = 0; k < m; k++) {
-            double ca = 0;
-            for (int b = 0; b < m; b++) ca += pr->C[a * m + b] * E[b * m + k];
-            CE[a * m + k] = ca;
-        }
-    for (int j = 0; j < m; j++) /* rho = |E^T C E - diag(w)| + gamma phi phi^T */
-        for (int k = j; k < m; k++) {
-            double x = 0;
-            for (int a = 0; a < m; a++) x += E[a * m + j] * CE[a * m + k];
-            if (j == k) x -= w[j];
-            rho[j * m + k] = rho[k * m + j] = fabs(x) + gamma * phi[j] * phi[k];
-        }
-    double lo_max = 0;
-    for (int j = 0; j < m; j++) {
-        rad[j] = 0;
-        for (int k = 0; k < m; k++)
-            if (rho[j * m + k] != 0) rad[j] += rho[j * m + k] * phi[j] / phi[k];
-        if (!isfinite(rad[j])) return 0;
-        lo_max = fmax(lo_max, w[j] - rad[j]);
-    }
-    const double cut_hi = fmax(pr->atol, rcond * sqrt(pr->trace * (1 + gamma)));
-    const double cut_lo = fmax(pr->atol, rcond * sqrt(fmax(lo_max, 0)));
-    const double above = (1 + FI_GRAM_CUT_MARGIN) * cut_hi, below = (1 - FI_GRAM_CUT_MARGIN) * cut_lo;
-    double top_dropped = 0;
-    int64_t r = 0;
-    for (int j = 0; j < m; j++) {
-        if (w[j] - rad[j] > above * above) keep[j] = 1;
-        else if (w[j] + rad[j] < below * below) keep[j] = 0;
-        else return 0; /* the data cannot tell which side of the cut-off */
-        r += keep[j];
-        if (!keep[j]) top_dropped = fmax(top_dropped, w[j] + rad[j]);
-    }
-    if (pr->klass) { /* FI = |E_kept^T x|^2: only the rotation of the kept space counts */
-        double cx[FI_GRAM_WIDE_K], acc = 0, rotation = 0;
-        for (int j = 0; j < m; j++) {
-            cx[j] = 0;
-            for (int i = 0; i < m; i++) cx[j] += E[i * m + j] * pr->x[i];
-            if (keep[j]) acc += cx[j] * cx[j];
-        }
-        for (int j = 0; j < m; j++) {
-            if (!keep[j]) continue;
-            const double gap = w[j] - rad[j] - top_dropped;
-            for (int k = 0; k < m; k++)
-                if (!keep[k]) rotation += fabs(cx[j]) * rho[k * m + j] * fabs(cx[k]) / gap;
-        }
-        if (!isfinite(acc) || !(2.2 * rotation <= certified_tolerance(m, gamma, narrow) * acc))
-            return 0;
-        *fi = acc;
-        *rank = r;
-        return 1;
-    }
-    double acc = 0, inside = 0, rotation = 0, eta2 = 0;
-    for (int j = 0; j < m; j++) {
-        if (!keep[j]) continue;
-        const double a = fabs(tt[j]) / (w[j] * w[j]), gap = w[j] - rad[j] - top_dropped;
-        acc += (tt[j] / w[j]) * (tt[j] / w[j]);
-        for (int k = 0; k < m; k++) {
-            if (keep[k]) {
-                inside += a * rho[j * m + k] * fabs(tt[k]) / w[k];
-                eta2 += rho[j * m + k] * rho[j * m + k] / (w[j] * w[k]);
-            } else {
-                rotation += a * rho[k * m + j] * fabs(tt[k]) / gap;
-            }
-        }
-    }
-    const double bound = 1.1 * 2 * (inside + rotation);
-    if (!isfinite(acc) || !(eta2 <= 1e-6) || !(bound <= certified_tolerance(m, gamma, narrow) * acc))
-        return 0;
-    *fi = acc;
-    *rank = r;
-    return 1;
-}
-
-/* Work of the Gram functions: [C | U | 4 K x K of scratch], reused in turn by the bounded
- * Cholesky, scaled_fi, certified_eigen_fi and fi__gram_factor (its own C and E). */
-size_t fi__gram_work_doubles(int64_t K) { return (size_t)(6 * K * K); }
-
 int fi__gram_factor(const fi_gram *gm, int64_t K, const double *sqrt_prob, double psum,
                     double rcond, double atol, int64_t p, bool narrow, double *lam, double *U,
-                    int64_t *rank, double *work)
+                    int64_t *rank)
 {
     if (gram_is_zero(gm, K, sqrt_prob, narrow)) { /* B = 0: no singular value passes */
         *rank = 0;
         return 1;
     }
-    prepared pr = {.C = work};
+    prepared pr;
     prepare(gm, K, sqrt_prob, psum, rcond, atol, -1, &pr);
-    double *C = pr.C, *v = pr.v, w[FI_GRAM_WIDE_K], *E = work + K * K;
+    certified ce;
+    double *v = pr.v, *w = ce.w, *E = ce.E, A[FI_GRAM_MAX_K * FI_GRAM_MAX_K];
     const int n = (int)K, m = pr.m, e = pr.e;
     const bool deflate = pr.deflate;
-    int keep[FI_GRAM_WIDE_K];
-    atol = pr.atol;
-    jacobi(C, m, w, E);
-    if (!decide(w, m, rcond, atol, eigen_error_bound(pr.trace, p, n), keep)) return 0;
+    int *keep = ce.keep;
+    memcpy(A, pr.C, sizeof(double) * (size_t)(m * m));
+    fi__jacobi(A, m, w, E);
+    /* the unscaled test, else the certified one (spread probabilities) */
+    if (!decide(w, m, rcond, pr.atol, eigen_error_bound(pr.trace, p, n), keep) &&
+        !(fi__certify(&pr, rcond, p, &ce) && fi__certified_for_any_target(&pr, &ce, narrow)))
+        return 0;
     double vv = 0;
     for (int i = 0; i < n; i++) vv += v[i] * v[i];
     int64_t r = 0;
     for (int j = 0; j < m; j++) {
         if (!keep[j]) continue;
-        double u[FI_GRAM_WIDE_K];
+        double u[FI_GRAM_MAX_K];
         if (deflate) { /* u = H [0; e_j]: back to the class basis */
             u[0] = 0;
             for (int i = 1; i < n; i++) u[i] = E[(i - 1) * m + j];
@@ -532,8 +310,7 @@ int fi__gram_factor(const fi_gram *gm, int64_t K, const double *sqrt_prob, doubl
 }
 
 int fi__gram_fi(const fi_gram *gm, int64_t K, const double *sqrt_prob, double psum, double rcond,
-                double atol, int64_t p, bool narrow, int64_t klass, double *fi, int64_t *rank,
-                double *work)
+                double atol, int64_t p, bool narrow, int64_t klass, double *fi, int64_t *rank)
 {
     if (klass >= 0 && !(sqrt_prob[klass] > 0)) return 0; /* P_k = 0: the general path decides */
     if (gram_is_zero(gm, K, sqrt_prob, narrow)) { /* B = 0: FI = 0, rank 0, as the SVD */
@@ -543,17 +320,17 @@ int fi__gram_fi(const fi_gram *gm, int64_t K, const double *sqrt_prob, double ps
     }
     /* Well-conditioned blocks (the common case): FI = |C^-1 t|^2 by a bounded Cholesky, with
      * the same acceptance test as the eigensolver's, and a fraction of its cost. */
-    prepared pr = {.C = work};
-    double *U = work + K * K, *scratch = work + 2 * K * K, *Li = scratch;
+    prepared pr;
+    double Li[FI_GRAM_MAX_K * FI_GRAM_MAX_K];
     prepare(gm, K, sqrt_prob, psum, rcond, atol, klass, &pr);
-    if (cholesky_bounded(pr.C, pr.m, rcond, pr.atol, Li, scratch + K * K)) {
+    if (cholesky_bounded(pr.C, pr.m, rcond, pr.atol, Li)) {
         const int m = pr.m;
         *rank = m;
         if (pr.klass) {
-            *fi = class_leverage(&pr);
+            *fi = fi__class_leverage(&pr);
             return 1;
         }
-        double y[FI_GRAM_WIDE_K], acc = 0;
+        double y[FI_GRAM_MAX_K], acc = 0;
         for (int i = 0; i < m; i++) { /* y = L^-1 t */
             y[i] = 0;
             for (int k = 0; k <= i; k++) y[i] += Li[i * m + k] * pr.t[k];
@@ -567,14 +344,13 @@ int fi__gram_fi(const fi_gram *gm, int64_t K, const double *sqrt_prob, double ps
         *rank = m;
         return 1;
     }
-    if (scaled_fi(&pr, rcond, p, narrow, fi, scratch)) {
+    if (fi__scaled_fi(&pr, rcond, p, narrow, fi)) {
         *rank = pr.m;
         return 1;
     }
-    if (certified_eigen_fi(&pr, rcond, p, narrow, fi, rank, scratch)) return 1;
-    double lam[FI_GRAM_WIDE_K];
-    if (!fi__gram_factor(gm, K, sqrt_prob, psum, rcond, atol, p, narrow, lam, U, rank, scratch))
-        return 0;
+    if (fi__certified_eigen_fi(&pr, rcond, p, narrow, fi, rank)) return 1;
+    double lam[FI_GRAM_MAX_K], U[FI_GRAM_MAX_K * FI_GRAM_MAX_K];
+    if (!fi__gram_factor(gm, K, sqrt_prob, psum, rcond, atol, p, narrow, lam, U, rank)) return 0;
     double acc = 0;
     for (int64_t q = 0; q < *rank; q++) {
         if (klass >= 0) { /* the projection of e_k / sqrt(P_k) on the kept space */
@@ -604,7 +380,7 @@ int fi__metric_fi(double *G, const double *g_in, int64_t p, double rcond, double
     }
     double w[FI_GRAM_MAX_K], V[FI_GRAM_MAX_K * FI_GRAM_MAX_K];
     int keep[FI_GRAM_MAX_K];
-    jacobi(G, (int)p, w, V);
+    fi__jacobi(G, (int)p, w, V);
     if (!decide(w, (int)p, rcond, atol, 0, keep)) return 0;
     double acc = 0;
     int64_t r = 0;
@@ -627,7 +403,7 @@ int fi__metric_factor(double *G, int64_t p, double rcond, double atol, double *l
     double w[FI_GRAM_MAX_K], E[FI_GRAM_MAX_K * FI_GRAM_MAX_K];
     int keep[FI_GRAM_MAX_K];
     for (int64_t i = 0; i < p * p; i++) G[i] = ldexp(G[i], -e);
-    jacobi(G, (int)p, w, E);
+    fi__jacobi(G, (int)p, w, E);
     if (!decide(w, (int)p, rcond, ldexp(atol, -e / 2), 0, keep)) return 0;
     int64_t r = 0;
     for (int j = 0; j < p; j++) {

@@ -1,0 +1,15 @@
+/* The SVD of one tall block without LAPACK (src/linalg/small_svd.c), for k <= FI_GRAM_MAX_K. */
+#ifndef FI_LINALG_SMALL_SVD_H
+#define FI_LINALG_SMALL_SVD_H
+
+#include "core/block.h"
+
+/* FI = |Sigma^-1 U^T g|^2 over the kept singular values of B (p x k column-major, p >= k,
+ * destroyed; the null direction already removed by fi__deflate_null when it applies); g (p)
+ * is destroyed too. Keeps sigma_j > max(atol, rcond sigma_max), at most max_rank of them.
+ * Returns 0, deciding nothing, when a singular value lies near the cut-off, on non-finite
+ * input or when k > FI_GRAM_MAX_K: the reference path decides those. */
+int fi__small_svd_fi(double *B, int64_t p, int64_t k, double *g, double rcond, double atol,
+                     int64_t max_rank, double *fi, int64_t *rank);
+
+#endif
