@@ -21,6 +21,7 @@ typedef struct direct_ws {
     void *col_raw;   /* column sums, allocated with room to align them */
     double *col_acc; /* 32-byte aligned into col_raw */
     fi_gram *gram;     /* one block's sums (FI_MANY_COLUMNS of them for wide columns) */
+    double *gram_work; /* fi__gram_work_doubles(K): the K x K arrays of src/solve/ */
     void *many_raw;    /* gram_many.c's work, allocated with room to align it */
     double *many_work; /* 32-byte aligned into many_raw */
 } direct_ws;
@@ -63,11 +64,6 @@ static bool wide_gram(const fi_context *ctx, const fi_problem *pb, const fi_layo
            pb->k_eff > FI_GRAM_MAX_K && pb->k_eff <= FI_GRAM_WIDE_K;
 }
 
-/* Blocks of such layouts take gram_many.c only up to the K the solvers of src/solve/ accept */
-static bool wide_blocks(const fi_context *ctx, const fi_problem *pb, const fi_layout *l)
-{
-    return wide_gram(ctx, pb, l) && pb->k_eff <= FI_GRAM_EIGEN_K;
-}
 
 /* p = 1: FI = g^2 / sum_i P_i s_i^2, 0 where the block's single singular value is cut. */
 static int elements_range(void *arg, int64_t first, int64_t last, int worker, char *err)
@@ -134,7 +130,7 @@ static bool gram_block(const direct_job *job, direct_ws *ws, int64_t b, int64_t 
             fi__gram_add(gm, K, bv, m, true, g);
         }
         return fi__gram_fi(gm, K, sp, psum, rcond, job->ctx->atol, p, pb->dtype != FI_F64,
-                           job_class(job), fi, &rank);
+                           job_class(job), fi, &rank, ws->gram_work);
     }
     if (p > FI_GRAM_MAX_K) return false;
     double gv[FI_GRAM_MAX_K];
@@ -209,7 +205,7 @@ static int block_general(const direct_job *job, direct_ws *ws, int64_t b, double
         const int status = fi__check_block_finite(pb, l, b, job->target, err);
         if (status != FI_OK) return status;
     }
-    if (ctx->method == FI_METHOD_AUTO && K <= FI_GRAM_EIGEN_K && !gram_declined &&
+    if (ctx->method == FI_METHOD_AUTO && K <= FI_GRAM_WIDE_K && !gram_declined &&
         gram_block(job, ws, b, p, psum, rcond, scratch, ws->B, &fi) && isfinite(fi)) {
         put(job, b, fi);
         return FI_OK;
@@ -299,7 +295,7 @@ static int blocks_range(void *arg, int64_t first, int64_t last, int worker, char
     direct_ws *ws = &job->ws[worker];
     const fi_blocks *a = &job->l->affine;
     const bool stream = ctx->method == FI_METHOD_AUTO && fi__stream_supported(pb, job->l);
-    const bool many = wide_blocks(ctx, pb, job->l); /* K > FI_GRAM_MAX_K: gram_many.c */
+    const bool many = wide_gram(ctx, pb, job->l); /* K > FI_GRAM_MAX_K: gram_many.c */
     const bool rows = (stream || many) && a->size >= K && a->stride == 1;
     const bool columns = (stream || many) && a->size >= K && a->step == 1 && a->stride > 1;
     const bool pixels = stream && a->size < K && a->size >= 2 && a->size <= 4;
@@ -357,7 +353,8 @@ static int blocks_range(void *arg, int64_t first, int64_t last, int worker, char
                 }
                 const bool decided = finite && fi__gram_fi(gm, K, pb->sqrt_prob, psum, rcond,
                                                            ctx->atol, a->size, pb->dtype != FI_F64,
-                                                           job_class(job), &fi, &r);
+                                                           job_class(job), &fi, &r,
+                                                           ws->gram_work);
                 if (decided && isfinite(fi))
                     put(job, b0 + j, fi);
                 else
@@ -367,7 +364,7 @@ static int blocks_range(void *arg, int64_t first, int64_t last, int worker, char
         return status;
     }
     const bool gathered = ctx->method == FI_METHOD_AUTO && job->l->indexed &&
-                          pb->adjust == FI_ADJUST_NONE && K <= FI_GRAM_EIGEN_K;
+                          pb->adjust == FI_ADJUST_NONE && K <= FI_GRAM_WIDE_K;
     for (int64_t b = first; b < last && status == FI_OK; b++) {
         const int64_t p = fi__block_size(job->l, b);
         const int64_t *idx = gathered ? job->l->indices + job->l->offsets[b] : NULL;
@@ -382,8 +379,8 @@ static int blocks_range(void *arg, int64_t first, int64_t last, int worker, char
             gram_finite(gm, K);
         const bool decided = finite && fi__gram_fi(gm, K, pb->sqrt_prob, psum,
                                                    fi__rcond(ctx, pb->dtype, p, K), ctx->atol, p,
-                                                   pb->dtype != FI_F64, job_class(job), &fi, &r
-                                                  );
+                                                   pb->dtype != FI_F64, job_class(job), &fi, &r,
+                                                   ws->gram_work);
         if (decided && isfinite(fi))
             put(job, b, fi);
         else
@@ -402,6 +399,7 @@ static void ws_free(fi_context *ctx, direct_ws *ws)
     fi__free(&ctx->mem, ws->scratch);
     fi__free(&ctx->mem, ws->col_raw);
     fi__free(&ctx->mem, ws->gram);
+    fi__free(&ctx->mem, ws->gram_work);
     fi__free(&ctx->mem, ws->many_raw);
 }
 
@@ -427,10 +425,11 @@ static int ws_alloc(fi_context *ctx, const fi_problem *pb, const fi_layout *l, b
         ws->col_acc = (double *)(((uintptr_t)ws->col_raw + 31) & ~(uintptr_t)31);
     }
     /* the Gram path's sums and K x K arrays; the many-class kernels' chunk and tile sums */
-    const bool wide_columns = wide_blocks(ctx, pb, l) && l->affine.step == 1 && l->affine.stride > 1;
-    const bool many = wide_blocks(ctx, pb, l) || (l->indexed && K > 4 && K <= FI_GRAM_EIGEN_K);
+    const bool wide_columns = wide_gram(ctx, pb, l) && l->affine.step == 1 && l->affine.stride > 1;
+    const bool many = wide_gram(ctx, pb, l) || (l->indexed && K > 4 && K <= FI_GRAM_WIDE_K);
     if (K <= FI_GRAM_WIDE_K) {
         ws->gram = fi__calloc(&ctx->mem, wide_columns ? FI_MANY_COLUMNS : 1, sizeof(fi_gram));
+        ws->gram_work = fi__calloc(&ctx->mem, fi__gram_work_doubles(K), sizeof(double));
     }
     if (many) {
         ws->many_raw = fi__calloc(&ctx->mem, fi__many_work_doubles(K, wide_columns) + 4,
@@ -439,7 +438,7 @@ static int ws_alloc(fi_context *ctx, const fi_problem *pb, const fi_layout *l, b
     }
     return status == FI_OK && ws->scratch && ws->B && ws->W && ws->sigma && ws->g &&
                    (!columns || ws->col_raw) &&
-                   (K > FI_GRAM_WIDE_K || ws->gram) &&
+                   (K > FI_GRAM_WIDE_K || (ws->gram && ws->gram_work)) &&
                    (!many || ws->many_raw)
                ? FI_OK
                : FI_ERR_NOMEM;

@@ -7,14 +7,11 @@
 #include "core/problem.h"
 
 /* The register kernels (rows <= 4, rows_wide, columns, elements' vector path) and the p x p
- * metric of blocks with p < K serve K <= FI_GRAM_MAX_K; the many-class kernels (src/kernels/
- * gram_many.c) and elements' vector path serve K <= FI_GRAM_WIDE_K. Above: the SVD. */
+ * metric of blocks with p < K serve K <= FI_GRAM_MAX_K; the Gram path itself (src/kernels/
+ * gram_many.c and the solvers of src/solve/, whose K x K arrays come from the caller's work,
+ * fi__gram_work_doubles) and elements' vector path serve K <= FI_GRAM_WIDE_K. Above: the SVD. */
 #define FI_GRAM_MAX_K 16
 #define FI_GRAM_WIDE_K 64
-/* The K the small solvers of src/solve/ (eigen.c, certified.c, gram_prepared.h) accept: their
- * K x K arrays are on the stack, sized FI_GRAM_MAX_K. Blocks with more classes take the SVD
- * until those arrays come from a workspace; elements serve K <= FI_GRAM_WIDE_K already. */
-#define FI_GRAM_EIGEN_K FI_GRAM_MAX_K
 
 /* Per-block sums gathered in one pass over the block's coordinates (33 KiB: callers with
  * K > FI_GRAM_MAX_K keep it in their workspace, not on the stack). */
