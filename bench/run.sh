@@ -36,16 +36,19 @@ echo
 echo "real-gradient workloads: float32, 1 thread, checked; rand = uniform scores of the same shape"
 echo "and the same P; randW = the same with P proportional to 1..K (the W workloads' P)"
 grep '^REAL-SKIPPED' "$lib" | sed 's/^REAL-SKIPPED /(skipped, no cache file: /; s/$/)/' || :
-printf '%-18s %9s %9s %9s %9s %9s %10s %9s %9s %9s\n' workload coords real_ms rand_ms randW_ms floor_ms real/rand ns/coord peer_ms peer/real
-grep '^REAL ' "$lib" | while read -r _ name n real rnd fl rw; do
+echo "metric_ms: fi_metric_from_scores + fi_compute on the real scores (the class row as target);"
+echo "peer/floor: the most any code that reads the scores once could gain on the peer"
+printf '%-18s %9s %9s %9s %9s %9s %10s %9s %9s %9s %10s %10s\n' workload coords real_ms rand_ms randW_ms floor_ms real/rand ns/coord peer_ms peer/real peer/floor metric_ms
+grep '^REAL ' "$lib" | while read -r _ name n real rnd fl rw mt; do
     p=$(sed -n "s/^$name peer_ms=//p" "$peer")
     if [ -n "$p" ]; then
         speed=$(awk -v a="$p" -v b="$real" 'BEGIN{printf "%.1fx", a/b}')
+        ceil=$(awk -v a="$p" -v b="$fl" 'BEGIN{printf "%.1fx", a/b}')
     else
-        p=-; speed=-
+        p=-; speed=-; ceil=-
     fi
-    awk -v w="$name" -v n="$n" -v a="$real" -v b="$rnd" -v f="$fl" -v c="$rw" -v p="$p" -v s="$speed" \
-        'BEGIN{printf "%-18s %9d %9.2f %9.2f %9.2f %9.2f %9.2fx %9.1f %9s %9s\n", w, n, a, b, c, f, a/b, a*1e6/n, p, s}'
+    awk -v w="$name" -v n="$n" -v a="$real" -v b="$rnd" -v f="$fl" -v c="$rw" -v p="$p" -v s="$speed" -v m="$mt" -v z="$ceil" \
+        'BEGIN{printf "%-18s %9d %9.2f %9.2f %9.2f %9.2f %9.2fx %9.1f %9s %9s %10s %10.2f\n", w, n, a, b, c, f, a/b, a*1e6/n, p, s, z, m}'
 done
 awk '$1 == "REAL" && $2 == "S-element-K10" {r10 = $4; n10 = $5; c = $3}
      $1 == "REAL" && $2 == "S-element-K4" {r4 = $4; n4 = $5}

@@ -250,8 +250,8 @@ static int block_general(const direct_job *job, direct_ws *ws, int64_t b, double
         if (ctx->method == FI_METHOD_AUTO && K <= FI_GRAM_MAX_K && p >= K) {
             /* the block's own SVD without LAPACK (destroys B and its copy of g) */
             memcpy(scratch, g, (size_t)p * sizeof(double));
-            if (fi__small_svd_fi(ws->B, p, K, scratch, rcond, ctx->atol, null ? K - 1 : K, &fi,
-                                 &r)) {
+            if (fi__small_svd_fi(ws->B, p, K, scratch, rcond, ctx->atol, null ? K - 1 : K,
+                                 fi__small_svd_max_cond(p, K, pb->dtype != FI_F64), &fi, &r)) {
                 put(job, b, fi);
                 return FI_OK;
             }

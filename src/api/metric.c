@@ -4,6 +4,7 @@
 
 #include "core/threads.h"
 #include "core/validate.h"
+#include "linalg/small_svd.h"
 #include "linalg/svd.h"
 #include "solve/dispatch.h"
 #include "solve/factor.h"
@@ -138,12 +139,14 @@ typedef struct build_ws {
 /* Block b by the general path (closed form or small Gram kernel on the gathered block, else
  * the SVD) into ws->W (cap rows of p) and ws->sigma; returns its rank or -1 with err set. */
 static int64_t block_general(fi_context *ctx, const fi_problem *pb, const fi_layout *l, int64_t b,
-                             build_ws *ws, char *err, int *status)
+                             bool gram_tried, build_ws *ws, char *err, int *status)
 {
     const int64_t p = fi__block_size(l, b), K = pb->k_eff;
     const double rcond = fi__rcond(ctx, pb->dtype, p, K);
     int64_t rank = 0;
-    if (ctx->method == FI_METHOD_AUTO &&
+    /* gram_tried: the streaming sums of this Gram block were declined; the fast factor would
+     * decide the same sums the same way */
+    if (ctx->method == FI_METHOD_AUTO && !gram_tried &&
         fi__fast_factor(pb, l, b, rcond, ctx->atol, ws->scratch, &rank, ws->sigma, ws->W))
         return rank;
     if (!fi__gather_block(pb, l, b, ws->B, ws->scratch)) {
@@ -152,7 +155,16 @@ static int64_t block_general(fi_context *ctx, const fi_problem *pb, const fi_lay
         return -1;
     }
     int info = 0;
-    const bool null = fi__deflate_null(ws->B, p, K, pb->sqrt_prob, rcond, ctx->atol);
+    bool null = fi__deflate_null(ws->B, p, K, pb->sqrt_prob, rcond, ctx->atol);
+    if (ctx->method == FI_METHOD_AUTO && K <= FI_GRAM_MAX_K && p >= K) {
+        /* the block's own SVD without LAPACK; it destroys B, gathered again if it defers */
+        if (fi__small_svd_factor(ws->B, p, K, rcond, ctx->atol, null ? K - 1 : K,
+                                 fi__small_svd_max_cond(p, K, pb->dtype != FI_F64), ws->sigma,
+                                 ws->W, &rank))
+            return rank;
+        fi__gather_block(pb, l, b, ws->B, ws->scratch); /* finite: read above */
+        null = fi__deflate_null(ws->B, p, K, pb->sqrt_prob, rcond, ctx->atol);
+    }
     if (fi__svd_factor(ws->B, p, K, rcond, ctx->atol, null ? K - 1 : K, &ws->sw, &rank, ws->sigma,
                        ws->W, &info) != FI_OK) {
         snprintf(err, FI_ERRLEN, "LAPACK dgesvd failed on block %lld (%lld x %lld), info %d",
@@ -296,7 +308,8 @@ static int build_range(void *arg, int64_t first, int64_t last, int worker, char 
         }
         for (int64_t j = 0; j < nb && status == FI_OK; j++) {
             if (ok[j]) continue;
-            const int64_t r = block_general(ctx, pb, l, b0 + j, &ws, err, &status);
+            const bool gram_tried = m->kind == KIND_ROWS || m->kind == KIND_COLUMNS;
+            const int64_t r = block_general(ctx, pb, l, b0 + j, gram_tried, &ws, err, &status);
             if (r >= 0 && !store_block(m, b0 + j, r, &ws)) {
                 snprintf(err, FI_ERRLEN, "out of memory for the factor of block %lld",
                          (long long)(b0 + j));
