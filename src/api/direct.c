@@ -161,31 +161,6 @@ static bool gram_finite(const fi_gram *gm, int64_t K)
     return acc == 0; /* x * 0 is NaN exactly for non-finite x */
 }
 
-/* True when every diagonal Gram sum is 0: for float32 and narrower scores the block is zero
- * (fi__gram_fi proves it); float64 scores below 2^-537 square to 0, so see zero_columns_f64. */
-static bool gram_diagonal_zero(const fi_gram *gm, int64_t K)
-{
-    for (int64_t i = 0; i < K; i++)
-        if (gm->c[i * K + i] != 0) return false;
-    return true;
-}
-
-/* Which of the chunk's nb float64 column blocks (consecutive columns b0.., p coordinates
- * stride apart) are exactly zero in every class: one pass over the chunk's rows, where the
- * blocks' scores lie side by side, instead of each block's strided gather in block_general
- * (ReLU layers make half the columns zero). */
-static void zero_columns_f64(const fi_problem *pb, int64_t b0, int64_t nb, int64_t p,
-                             int64_t stride, unsigned char *zero)
-{
-    const double *S = pb->scores;
-    for (int64_t j = 0; j < nb; j++) zero[j] = 1;
-    for (int64_t t = 0; t < p; t++)
-        for (int64_t i = 0; i < pb->k_eff; i++) {
-            const double *row = S + i * pb->ld + b0 + t * stride;
-            for (int64_t j = 0; j < nb; j++) zero[j] &= row[j] == 0;
-        }
-}
-
 /* Block b by the general path: the small kernels on a gathered block where they can decide,
  * else W = diag(1/sigma) V^T (fast factor or SVD) applied to g. */
 static int block_general(const direct_job *job, direct_ws *ws, int64_t b, double psum,
@@ -343,8 +318,8 @@ static int blocks_range(void *arg, int64_t first, int64_t last, int worker, char
                     fi__row_sums(kern, pb, b0 * a->step, a->size, job->target, job->k, gm);
                 const bool finite = gram_finite(gm, K);
                 if (columns && finite && pb->dtype == FI_F64 && pb->adjust == FI_ADJUST_NONE &&
-                    nb <= FI_COLUMN_WIDTH_MAX && gram_diagonal_zero(gm, K)) {
-                    if (!zero_known) zero_columns_f64(pb, b0, nb, a->size, a->stride, zero);
+                    nb <= FI_COLUMN_WIDTH_MAX && fi__gram_diagonal_zero(gm, K)) {
+                    if (!zero_known) fi__zero_columns_f64(pb, b0, nb, a->size, a->stride, zero);
                     zero_known = true;
                     if (zero[j]) { /* B = 0: rank 0, FI 0, as the SVD */
                         put(job, b0 + j, 0.0);

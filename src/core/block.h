@@ -83,6 +83,12 @@ int64_t fi__column_width(int64_t K);
 /* Block b's fi_gram from the sums of a column kernel. */
 void fi__column_gram(const fi_problem *pb, const double *acc, int64_t b, bool target, int64_t k,
                      fi_gram *gm);
+/* True when every diagonal Gram sum is 0 (a zero block for float32 and narrower scores). */
+bool fi__gram_diagonal_zero(const fi_gram *gm, int64_t K);
+/* zero[j] for the nb float64 column blocks b0.. (consecutive columns, p coordinates stride
+ * apart, strict class mode): whether every score of block j is exactly 0. */
+void fi__zero_columns_f64(const fi_problem *pb, int64_t b0, int64_t nb, int64_t p,
+                          int64_t stride, unsigned char *zero);
 /* fi_gram from the raw sums S_ic = sum_j s_i s_c (upper triangle, K x K row-major),
  * T_i = sum_j s_i g (read only with a gradient target) and the mean square. */
 void fi__gram_from_sums(const fi_problem *pb, int64_t K, const double *S, const double *T,
