@@ -37,7 +37,7 @@ ISA_FLAGS_portable  := -DFI_KERNEL_ISA=portable
 ifneq ($(findstring x86_64,$(shell $(CC) -dumpmachine)),)
 ISAS               += avx2 avx512
 KERNEL_SRC_avx2    := $(KERNEL_SRC)
-KERNEL_SRC_avx512  := src/kernels/rows_wide.c src/kernels/pixels.c
+KERNEL_SRC_avx512  := src/kernels/rows_wide.c src/kernels/pixels.c src/kernels/gram_many.c
 ISA_FLAGS_avx2     := -mavx2 -mfma -mf16c -ffp-contract=fast -DFI_KERNEL_ISA=avx2
 ISA_FLAGS_avx512   := -mavx2 -mfma -mf16c -mavx512f -mavx512vl -mavx512dq -ffp-contract=fast \
                       -DFI_KERNEL_ISA=avx512

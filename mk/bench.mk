@@ -7,10 +7,18 @@ build/bench/bench: $(BENCH_SRC) bench/bench.h include/fi.h $(LIB_FILES) | $(DEPS
 	@mkdir -p $(@D)
 	$(CC) $(USER_CFLAGS) -O2 -o $@ $(BENCH_SRC) $(USER_LIBS)
 
-.PHONY: bench check-bench-build
-bench: build/bench/bench
-	sh bench/run.sh build/bench/bench
+# The cost by number of classes K = 4 .. 64 (bench/ksweep.c): a path that stops at some K
+# shows as a jump in ns/coord/class.
+build/bench/ksweep: bench/ksweep.c bench/timing.c bench/bench.h include/fi.h $(LIB_FILES) | $(DEPS_OK)
+	@mkdir -p $(@D)
+	$(CC) $(USER_CFLAGS) -O2 -o $@ bench/ksweep.c bench/timing.c $(USER_LIBS)
 
-check-bench-build: build/bench/bench
+.PHONY: bench check-bench-build
+bench: build/bench/bench build/bench/ksweep
+	sh bench/run.sh build/bench/bench
+	@echo
+	build/bench/ksweep
+
+check-bench-build: build/bench/bench build/bench/ksweep
 
 CHECK_TARGETS += check-bench-build

@@ -343,6 +343,96 @@ START_TEST(test_allocation_failure)
 }
 END_TEST
 
+/* Many classes (K = 17, 32, 64: the Gram path of fi_direct takes src/kernels/gram_many.c):
+ * the metric path (fi_metric_from_scores + fi_compute) against the SVD path, fi_direct and
+ * the explicit-G reference of tests/support, float64 and float32, on rows, columns, pixels
+ * and index lists of a 72 x 80 matrix, softmax-centred scores with a planted zero row and
+ * column and a rank-1 row and column. */
+enum { WR = 72, WC = 80, WN = WR * WC, WK = 64 };
+
+START_TEST(test_many_classes)
+{
+    static const int64_t Ks[] = {17, 32, 64};
+    const int64_t K = Ks[_i];
+    ref_rng r;
+    ref_seed(&r, 6400 + (uint64_t)_i);
+    double P[WK], a[WK], *S = malloc(sizeof(double) * WK * WN), *g = malloc(sizeof(double) * WN);
+    float *Sf = malloc(sizeof(float) * WK * WN), *gf = malloc(sizeof(float) * WN);
+    double *fast = malloc(sizeof(double) * WN), *ref = malloc(sizeof(double) * WN);
+    double *direct = malloc(sizeof(double) * WN);
+    int64_t *idx = malloc(sizeof(int64_t) * WR * (WC + 8)), off[WR + 1], coords[WN];
+    ref_softmax(&r, K, 1.0, P);
+    ref_scores(&r, K, WN, WN, S);
+    for (int64_t i = 0; i < K; i++) a[i] = ref_normal(&r);
+    for (int64_t c = 0; c < WN; c++)
+        for (int64_t i = 0; i < K; i++) {
+            const int64_t row = c / WC, col = c % WC;
+            if (row == 4 || col == 7) S[i * WN + c] = a[i] * (0.5 + (double)(c % 13) / 8);
+            if (row == 2 || col == 5) S[i * WN + c] = 0;
+        }
+    ref_center(K, P, WN, WN, S);
+    for (int64_t c = 0; c < WN; c++) g[c] = ref_normal(&r);
+    /* index lists: row b's coordinates in reverse, then the first 8 of row b + 1 */
+    for (int64_t b = 0; b <= WR; b++) off[b] = b * (WC + 8);
+    for (int64_t b = 0; b < WR; b++) {
+        for (int64_t j = 0; j < WC; j++) idx[b * (WC + 8) + j] = b * WC + (WC - 1 - j);
+        for (int64_t j = 0; j < 8; j++) idx[b * (WC + 8) + WC + j] = ((b + 1) % WR) * WC + j;
+    }
+    const fi_index_blocks ib = {WR, off, idx};
+    const fi_blocks layouts[] = {{WR, WC, 1, WC}, {WC, WR, WC, 1}, {WN / 3, 3, 1, 3}, {0, 0, 0, 0}};
+    for (int d = 0; d < 2; d++) {
+        const fi_dtype dt = d ? FI_F32 : FI_F64;
+        if (d) { /* the float32 values, also as the reference's doubles */
+            for (int64_t i = 0; i < K * WN; i++) S[i] = Sf[i] = (float)S[i];
+            for (int64_t c = 0; c < WN; c++) g[c] = gf[c] = (float)g[c];
+        }
+        const void *Sx = d ? (const void *)Sf : S, *gx = d ? (const void *)gf : g;
+        ck_assert_int_eq(fi_context_set(ctx, FI_OPT_RANK_RULE, FI_RANK_ROUNDOFF), FI_OK);
+        for (size_t t = 0; t < sizeof layouts / sizeof layouts[0]; t++) {
+            const fi_blocks *bl = layouts[t].count ? &layouts[t] : NULL;
+            const int64_t count = bl ? bl->count : WR;
+            for (int method = 0; method < 2; method++) {
+                fi_metric *m = NULL;
+                ck_assert_int_eq(fi_context_set(ctx, FI_OPT_METHOD,
+                                                method ? FI_METHOD_REFERENCE : FI_METHOD_AUTO),
+                                 FI_OK);
+                const int st = bl ? fi_metric_from_scores(ctx, K, P, dt, Sx, WN, WN, bl, &m)
+                                  : fi_metric_from_scores_indexed(ctx, K, P, dt, Sx, WN, WN, &ib, &m);
+                ck_assert_msg(st == FI_OK, "metric: %s", fi_context_error(ctx));
+                ck_assert_int_eq(fi_compute(ctx, m, dt, gx, method ? ref : fast, 0), FI_OK);
+                fi_metric_free(m);
+            }
+            ck_assert_int_eq(fi_context_set(ctx, FI_OPT_METHOD, FI_METHOD_AUTO), FI_OK);
+            const int st = bl ? fi_direct(ctx, K, P, dt, Sx, WN, WN, bl, gx, -1, direct, 0)
+                              : fi_direct_indexed(ctx, K, P, dt, Sx, WN, WN, &ib, gx, -1, direct, 0);
+            ck_assert_msg(st == FI_OK, "direct: %s", fi_context_error(ctx));
+            for (int64_t b = 0; b < count; b++) {
+                const int64_t p = bl ? bl->size : WC + 8;
+                if (bl) ref_affine_coords(bl, b, coords);
+                else memcpy(coords, idx + off[b], sizeof(int64_t) * (size_t)p);
+                const double want = ref_block_fi(K, P, S, WN, coords, p, g,
+                                                 ref_default_rcond(dt, p, K), 0, NULL, NULL);
+                ck_assert_msg(ref_rel(fast[b], ref[b]) <= 1e-10,
+                              "K %lld dtype %d layout %zu block %lld: metric %.17g vs SVD %.17g",
+                              (long long)K, d, t, (long long)b, fast[b], ref[b]);
+                ck_assert_msg(ref_rel(direct[b], ref[b]) <= ref_fast_tol(dt),
+                              "K %lld dtype %d layout %zu block %lld: direct %.17g vs SVD %.17g",
+                              (long long)K, d, t, (long long)b, direct[b], ref[b]);
+                ck_assert_msg(ref_rel(direct[b], want) <= 1e-9,
+                              "K %lld dtype %d layout %zu block %lld: direct %.17g vs reference "
+                              "%.17g", (long long)K, d, t, (long long)b, direct[b], want);
+            }
+            if (bl && bl->size == WC) { /* the planted rows: zero and rank 1 */
+                ck_assert(fast[2] == 0 && direct[2] == 0);
+                ck_assert(fast[4] > 0 && direct[4] > 0);
+            }
+            if (bl && bl->size == WR) ck_assert(fast[5] == 0 && direct[5] == 0);
+        }
+    }
+    free(S), free(g), free(Sf), free(gf), free(fast), free(ref), free(direct), free(idx);
+}
+END_TEST
+
 static Suite *metric_path_suite(void)
 {
     Suite *s = suite_create("metric path");
@@ -353,6 +443,7 @@ static Suite *metric_path_suite(void)
     tcase_add_test(tc, test_threads_bitwise);
     tcase_add_test(tc, test_nonfinite_untouched);
     tcase_add_test(tc, test_allocation_failure);
+    tcase_add_loop_test(tc, test_many_classes, 0, 3);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -20,6 +20,10 @@ typedef struct direct_ws {
     double *B, *W, *sigma, *g, *scratch;
     void *col_raw;   /* column sums, allocated with room to align them */
     double *col_acc; /* 32-byte aligned into col_raw */
+    fi_gram *gram;     /* one block's sums (FI_MANY_COLUMNS of them for wide columns) */
+    double *gram_work; /* fi__gram_work_doubles(K): the K x K arrays of src/solve/ */
+    void *many_raw;    /* gram_many.c's work, allocated with room to align it */
+    double *many_work; /* 32-byte aligned into many_raw */
 } direct_ws;
 
 typedef struct direct_job {
@@ -52,6 +56,15 @@ static inline const void *target_base(const direct_job *job)
                        : (const char *)pb->scores + job->k * pb->ld * fi__dtype_bytes(pb->dtype);
 }
 
+/* Affine layouts with FI_GRAM_MAX_K < K <= FI_GRAM_WIDE_K whose rows and columns take the
+ * many-class kernels of gram_many.c (the dtypes and layouts the register kernels stream). */
+static bool wide_gram(const fi_context *ctx, const fi_problem *pb, const fi_layout *l)
+{
+    return ctx->method == FI_METHOD_AUTO && !l->indexed && pb->adjust == FI_ADJUST_NONE &&
+           pb->k_eff > FI_GRAM_MAX_K && pb->k_eff <= FI_GRAM_WIDE_K;
+}
+
+
 /* p = 1: FI = g^2 / sum_i P_i s_i^2, 0 where the block's single singular value is cut. */
 static int elements_range(void *arg, int64_t first, int64_t last, int worker, char *err)
 {
@@ -59,7 +72,9 @@ static int elements_range(void *arg, int64_t first, int64_t last, int worker, ch
     const fi_problem *pb = job->pb;
     const int64_t K = pb->k_eff;
     const double rcond = fi__rcond(job->ctx, pb->dtype, 1, K), atol = job->ctx->atol;
-    if (fi__stream_supported(pb, job->l) && job->l->affine.step == 1) {
+    /* the vector closed form serves every K of the Gram path: its cost is K loads per lane */
+    const bool wide = wide_gram(job->ctx, pb, job->l);
+    if ((fi__stream_supported(pb, job->l) || wide) && job->l->affine.step == 1) {
         const int64_t c = fi__kernels(job->ctx)->elements(pb, target_base(job), rcond, atol,
                                                           first, last, job->out,
                                                           job->flags & FI_ACCUMULATE);
@@ -93,29 +108,29 @@ static int elements_range(void *arg, int64_t first, int64_t last, int worker, ch
 
 /* One pass over block b: the K x K Gram (p >= K) or the p x p metric (p < K), then the small
  * kernel of src/solve/eigen.c. Returns false when the SVD must decide. s holds K doubles, G p*p. */
-static bool gram_block(const direct_job *job, int64_t b, int64_t p, double psum, double rcond,
-                       double *s, double *G, double *fi)
+static bool gram_block(const direct_job *job, direct_ws *ws, int64_t b, int64_t p, double psum,
+                       double rcond, double *s, double *G, double *fi)
 {
     const fi_problem *pb = job->pb;
     const int64_t K = pb->k_eff;
     const double *sp = pb->sqrt_prob;
     int64_t rank;
     if (p >= K) {
-        fi_gram gm;
-        memset(&gm, 0, sizeof gm);
+        fi_gram *gm = ws->gram;
+        fi__gram_clear(gm, K);
         for (int64_t j = 0; j < p; j++) {
             const int64_t c = fi__block_coord(job->l, b, j);
             fi__problem_scores_at(pb, c, s);
             const double g = target_at(job, c, s);
-            double bv[FI_GRAM_MAX_K], m = 0;
+            double bv[FI_GRAM_WIDE_K], m = 0;
             for (int64_t i = 0; i < K; i++) {
                 bv[i] = sp[i] * s[i];
                 m += pb->prob[i] * s[i];
             }
-            fi__gram_add(&gm, K, bv, m, true, g);
+            fi__gram_add(gm, K, bv, m, true, g);
         }
-        return fi__gram_fi(&gm, K, sp, psum, rcond, job->ctx->atol, p, pb->dtype != FI_F64,
-                           job_class(job), fi, &rank);
+        return fi__gram_fi(gm, K, sp, psum, rcond, job->ctx->atol, p, pb->dtype != FI_F64,
+                           job_class(job), fi, &rank, ws->gram_work);
     }
     if (p > FI_GRAM_MAX_K) return false;
     double gv[FI_GRAM_MAX_K];
@@ -146,31 +161,6 @@ static bool gram_finite(const fi_gram *gm, int64_t K)
     return acc == 0; /* x * 0 is NaN exactly for non-finite x */
 }
 
-/* True when every diagonal Gram sum is 0: for float32 and narrower scores the block is zero
- * (fi__gram_fi proves it); float64 scores below 2^-537 square to 0, so see zero_columns_f64. */
-static bool gram_diagonal_zero(const fi_gram *gm, int64_t K)
-{
-    for (int64_t i = 0; i < K; i++)
-        if (gm->c[i * K + i] != 0) return false;
-    return true;
-}
-
-/* Which of the chunk's nb float64 column blocks (consecutive columns b0.., p coordinates
- * stride apart) are exactly zero in every class: one pass over the chunk's rows, where the
- * blocks' scores lie side by side, instead of each block's strided gather in block_general
- * (ReLU layers make half the columns zero). */
-static void zero_columns_f64(const fi_problem *pb, int64_t b0, int64_t nb, int64_t p,
-                             int64_t stride, unsigned char *zero)
-{
-    const double *S = pb->scores;
-    for (int64_t j = 0; j < nb; j++) zero[j] = 1;
-    for (int64_t t = 0; t < p; t++)
-        for (int64_t i = 0; i < pb->k_eff; i++) {
-            const double *row = S + i * pb->ld + b0 + t * stride;
-            for (int64_t j = 0; j < nb; j++) zero[j] &= row[j] == 0;
-        }
-}
-
 /* Block b by the general path: the small kernels on a gathered block where they can decide,
  * else W = diag(1/sigma) V^T (fast factor or SVD) applied to g. */
 static int block_general(const direct_job *job, direct_ws *ws, int64_t b, double psum,
@@ -190,8 +180,8 @@ static int block_general(const direct_job *job, direct_ws *ws, int64_t b, double
         const int status = fi__check_block_finite(pb, l, b, job->target, err);
         if (status != FI_OK) return status;
     }
-    if (ctx->method == FI_METHOD_AUTO && K <= FI_GRAM_MAX_K && !gram_declined &&
-        gram_block(job, b, p, psum, rcond, scratch, ws->B, &fi) && isfinite(fi)) {
+    if (ctx->method == FI_METHOD_AUTO && K <= FI_GRAM_WIDE_K && !gram_declined &&
+        gram_block(job, ws, b, p, psum, rcond, scratch, ws->B, &fi) && isfinite(fi)) {
         put(job, b, fi);
         return FI_OK;
     }
@@ -280,8 +270,9 @@ static int blocks_range(void *arg, int64_t first, int64_t last, int worker, char
     direct_ws *ws = &job->ws[worker];
     const fi_blocks *a = &job->l->affine;
     const bool stream = ctx->method == FI_METHOD_AUTO && fi__stream_supported(pb, job->l);
-    const bool rows = stream && a->size >= K && a->stride == 1;
-    const bool columns = stream && a->size >= K && a->step == 1 && a->stride > 1;
+    const bool many = wide_gram(ctx, pb, job->l); /* K > FI_GRAM_MAX_K: gram_many.c */
+    const bool rows = (stream || many) && a->size >= K && a->stride == 1;
+    const bool columns = (stream || many) && a->size >= K && a->step == 1 && a->stride > 1;
     const bool pixels = stream && a->size < K && a->size >= 2 && a->size <= 4;
     const fi_kernels *kern = fi__kernels(ctx);
     double psum = 0;
@@ -304,33 +295,41 @@ static int blocks_range(void *arg, int64_t first, int64_t last, int worker, char
     }
     if (rows || columns) {
         const double rcond = fi__rcond(ctx, pb->dtype, a->size, K);
-        const int64_t width = columns ? fi__column_width(K) : 1;
+        const int64_t width = !columns ? 1 : many ? FI_MANY_COLUMNS : fi__column_width(K);
         for (int64_t b0 = first; b0 < last && status == FI_OK; b0 += width) {
             const int64_t nb = last - b0 < width ? last - b0 : width;
-            if (columns) kern->column_sums(pb, b0, nb, a->size, a->stride, job->target, ws->col_acc);
+            if (columns && many)
+                kern->many_columns(pb, b0, nb, a->size, a->stride, job->target, job->k, ws->gram,
+                                   ws->many_work);
+            else if (columns)
+                kern->column_sums(pb, b0, nb, a->size, a->stride, job->target, ws->col_acc);
             unsigned char zero[FI_COLUMN_WIDTH_MAX];
             bool zero_known = false;
             for (int64_t j = 0; j < nb && status == FI_OK; j++) {
-                fi_gram gm;
+                fi_gram *gm = columns && many ? &ws->gram[j] : ws->gram;
                 double fi;
                 int64_t r;
-                if (columns)
-                    fi__column_gram(pb, ws->col_acc, j, job->target != NULL, job->k, &gm);
-                else
-                    fi__row_sums(kern, pb, b0 * a->step, a->size, job->target, job->k, &gm);
-                const bool finite = gram_finite(&gm, K);
+                if (columns && !many)
+                    fi__column_gram(pb, ws->col_acc, j, job->target != NULL, job->k, gm);
+                else if (!columns && many)
+                    kern->many_rows(pb, b0 * a->step, NULL, a->size, job->target, job->k, gm,
+                                    ws->many_work);
+                else if (!columns)
+                    fi__row_sums(kern, pb, b0 * a->step, a->size, job->target, job->k, gm);
+                const bool finite = gram_finite(gm, K);
                 if (columns && finite && pb->dtype == FI_F64 && pb->adjust == FI_ADJUST_NONE &&
-                    nb <= FI_COLUMN_WIDTH_MAX && gram_diagonal_zero(&gm, K)) {
-                    if (!zero_known) zero_columns_f64(pb, b0, nb, a->size, a->stride, zero);
+                    nb <= FI_COLUMN_WIDTH_MAX && fi__gram_diagonal_zero(gm, K)) {
+                    if (!zero_known) fi__zero_columns_f64(pb, b0, nb, a->size, a->stride, zero);
                     zero_known = true;
                     if (zero[j]) { /* B = 0: rank 0, FI 0, as the SVD */
                         put(job, b0 + j, 0.0);
                         continue;
                     }
                 }
-                const bool decided = finite && fi__gram_fi(&gm, K, pb->sqrt_prob, psum, rcond,
+                const bool decided = finite && fi__gram_fi(gm, K, pb->sqrt_prob, psum, rcond,
                                                            ctx->atol, a->size, pb->dtype != FI_F64,
-                                                           job_class(job), &fi, &r);
+                                                           job_class(job), &fi, &r,
+                                                           ws->gram_work);
                 if (decided && isfinite(fi))
                     put(job, b0 + j, fi);
                 else
@@ -340,19 +339,23 @@ static int blocks_range(void *arg, int64_t first, int64_t last, int worker, char
         return status;
     }
     const bool gathered = ctx->method == FI_METHOD_AUTO && job->l->indexed &&
-                          pb->adjust == FI_ADJUST_NONE;
+                          pb->adjust == FI_ADJUST_NONE && K <= FI_GRAM_WIDE_K;
     for (int64_t b = first; b < last && status == FI_OK; b++) {
         const int64_t p = fi__block_size(job->l, b);
-        fi_gram gm;
+        const int64_t *idx = gathered ? job->l->indices + job->l->offsets[b] : NULL;
+        fi_gram *gm = ws->gram;
         double fi;
         int64_t r;
-        const bool finite = gathered && p >= K &&
-                            kern->index_sums(pb, job->l->indices + job->l->offsets[b], p,
-                                             job->target, job->k, &gm) &&
-                            gram_finite(&gm, K);
-        const bool decided = finite && fi__gram_fi(&gm, K, pb->sqrt_prob, psum,
+        const bool finite =
+            gathered && p >= K &&
+            (K <= 4 ? kern->index_sums(pb, idx, p, job->target, job->k, gm)
+                    : (kern->many_rows(pb, 0, idx, p, job->target, job->k, gm, ws->many_work),
+                       true)) &&
+            gram_finite(gm, K);
+        const bool decided = finite && fi__gram_fi(gm, K, pb->sqrt_prob, psum,
                                                    fi__rcond(ctx, pb->dtype, p, K), ctx->atol, p,
-                                                   pb->dtype != FI_F64, job_class(job), &fi, &r);
+                                                   pb->dtype != FI_F64, job_class(job), &fi, &r,
+                                                   ws->gram_work);
         if (decided && isfinite(fi))
             put(job, b, fi);
         else
@@ -370,6 +373,9 @@ static void ws_free(fi_context *ctx, direct_ws *ws)
     fi__free(&ctx->mem, ws->g);
     fi__free(&ctx->mem, ws->scratch);
     fi__free(&ctx->mem, ws->col_raw);
+    fi__free(&ctx->mem, ws->gram);
+    fi__free(&ctx->mem, ws->gram_work);
+    fi__free(&ctx->mem, ws->many_raw);
 }
 
 static int ws_alloc(fi_context *ctx, const fi_problem *pb, const fi_layout *l, bool elements,
@@ -393,8 +399,22 @@ static int ws_alloc(fi_context *ctx, const fi_problem *pb, const fi_layout *l, b
                                  sizeof(double));
         ws->col_acc = (double *)(((uintptr_t)ws->col_raw + 31) & ~(uintptr_t)31);
     }
+    /* the Gram path's sums and K x K arrays; the many-class kernels' chunk and tile sums */
+    const bool wide_columns = wide_gram(ctx, pb, l) && l->affine.step == 1 && l->affine.stride > 1;
+    const bool many = wide_gram(ctx, pb, l) || (l->indexed && K > 4 && K <= FI_GRAM_WIDE_K);
+    if (K <= FI_GRAM_WIDE_K) {
+        ws->gram = fi__calloc(&ctx->mem, wide_columns ? FI_MANY_COLUMNS : 1, sizeof(fi_gram));
+        ws->gram_work = fi__calloc(&ctx->mem, fi__gram_work_doubles(K), sizeof(double));
+    }
+    if (many) {
+        ws->many_raw = fi__calloc(&ctx->mem, fi__many_work_doubles(K, wide_columns) + 4,
+                                  sizeof(double));
+        ws->many_work = (double *)(((uintptr_t)ws->many_raw + 31) & ~(uintptr_t)31);
+    }
     return status == FI_OK && ws->scratch && ws->B && ws->W && ws->sigma && ws->g &&
-                   (!columns || ws->col_raw)
+                   (!columns || ws->col_raw) &&
+                   (K > FI_GRAM_WIDE_K || (ws->gram && ws->gram_work)) &&
+                   (!many || ws->many_raw)
                ? FI_OK
                : FI_ERR_NOMEM;
 }

@@ -302,12 +302,25 @@ static int build_range(void *arg, int64_t first, int64_t last, int worker, char 
             fi__metric_single(pb, a->step, rcond, ctx->atol, b0, nb, m->W, ok);
         else if (m->kind == FI__METRIC_COLUMNS) {
             kern->column_sums(pb, b0, nb, a->size, a->stride, NULL, ws.acc);
+            unsigned char zero[FI_COLUMN_WIDTH_MAX];
+            bool zero_known = false;
             for (int64_t j = 0; j < nb; j++) {
                 fi_gram gm;
                 fi__column_gram(pb, ws.acc, j, false, 0, &gm);
                 ok[j] = fi__metric_coefficients(&gm, pb, a->size, psum, rcond, ctx->atol,
                                                 m->coef + (b0 + j) * K * K,
                                                 m->sigma + (b0 + j) * m->cap, &m->rank[b0 + j]);
+                /* a float64 zero column (its squares could underflow): rank 0, as the SVD */
+                if (!ok[j] && pb->dtype == FI_F64 && pb->adjust == FI_ADJUST_NONE &&
+                    nb <= FI_COLUMN_WIDTH_MAX && fi__gram_diagonal_zero(&gm, K)) {
+                    if (!zero_known) fi__zero_columns_f64(pb, b0, nb, a->size, a->stride, zero);
+                    zero_known = true;
+                    if (zero[j]) {
+                        memset(m->coef + (b0 + j) * K * K, 0, sizeof(double) * (size_t)(K * K));
+                        m->rank[b0 + j] = 0;
+                        ok[j] = 1;
+                    }
+                }
             }
         } else if (m->kind == FI__METRIC_ROWS) {
             const int64_t p = a->size;

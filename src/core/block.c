@@ -37,3 +37,28 @@ int64_t fi__column_width(int64_t K)
     const int64_t w = 16384 / fi__column_entries(K) / 4 * 4;
     return w < 4 ? 4 : w > FI_COLUMN_WIDTH_MAX ? FI_COLUMN_WIDTH_MAX : w;
 }
+
+/* True when every diagonal Gram sum is 0: for float32 and narrower scores the block is zero
+ * (fi__gram_fi proves it); float64 scores below 2^-537 square to 0, so see fi__zero_columns_f64. */
+bool fi__gram_diagonal_zero(const fi_gram *gm, int64_t K)
+{
+    for (int64_t i = 0; i < K; i++)
+        if (gm->c[i * K + i] != 0) return false;
+    return true;
+}
+
+/* Which of the chunk's nb float64 column blocks (consecutive columns b0.., p coordinates
+ * stride apart) are exactly zero in every class: one pass over the chunk's rows, where the
+ * blocks' scores lie side by side, instead of each block's strided gather by the general paths
+ * (ReLU layers make half the columns zero). */
+void fi__zero_columns_f64(const fi_problem *pb, int64_t b0, int64_t nb, int64_t p,
+                             int64_t stride, unsigned char *zero)
+{
+    const double *S = pb->scores;
+    for (int64_t j = 0; j < nb; j++) zero[j] = 1;
+    for (int64_t t = 0; t < p; t++)
+        for (int64_t i = 0; i < pb->k_eff; i++) {
+            const double *row = S + i * pb->ld + b0 + t * stride;
+            for (int64_t j = 0; j < nb; j++) zero[j] &= row[j] == 0;
+        }
+}

@@ -6,12 +6,18 @@
 
 #include "core/problem.h"
 
+/* The register kernels (rows <= 4, rows_wide, columns, elements' vector path) and the p x p
+ * metric of blocks with p < K serve K <= FI_GRAM_MAX_K; the Gram path itself (src/kernels/
+ * gram_many.c and the solvers of src/solve/, whose K x K arrays come from the caller's work,
+ * fi__gram_work_doubles) and elements' vector path serve K <= FI_GRAM_WIDE_K. Above: the SVD. */
 #define FI_GRAM_MAX_K 16
+#define FI_GRAM_WIDE_K 64
 
-/* Per-block sums gathered in one pass over the block's coordinates. */
+/* Per-block sums gathered in one pass over the block's coordinates (33 KiB: callers with
+ * K > FI_GRAM_MAX_K keep it in their workspace, not on the stack). */
 typedef struct fi_gram {
-    double c[FI_GRAM_MAX_K * FI_GRAM_MAX_K]; /* upper triangle of C = B^T B, row-major K x K */
-    double t[FI_GRAM_MAX_K];                 /* t = B^T g */
+    double c[FI_GRAM_WIDE_K * FI_GRAM_WIDE_K]; /* upper triangle of C = B^T B, row-major K x K */
+    double t[FI_GRAM_WIDE_K];                  /* t = B^T g */
     double mean2;                            /* sum_c (sum_i P_i s_i(c))^2 */
 } fi_gram;
 
@@ -35,6 +41,14 @@ static inline double fi__element_fi(const double *prob, const double *s, int64_t
     const double d = fi__scaled_squares(prob, s, k, mx);
     if (!(d > 0) || !(sqrt(d) * mx > atol)) return 0.0;
     return ((g / mx) * (g / mx)) / d;
+}
+
+/* Zero sums for K classes (only the entries a K-class block uses). */
+static inline void fi__gram_clear(fi_gram *gm, int64_t K)
+{
+    memset(gm->c, 0, sizeof(double) * (size_t)(K * K));
+    memset(gm->t, 0, sizeof(double) * (size_t)K);
+    gm->mean2 = 0;
 }
 
 /* Adds one coordinate to a block's Gram sums: bv = B's row (sqrt(P_i) s_i), m its mean
@@ -69,6 +83,12 @@ int64_t fi__column_width(int64_t K);
 /* Block b's fi_gram from the sums of a column kernel. */
 void fi__column_gram(const fi_problem *pb, const double *acc, int64_t b, bool target, int64_t k,
                      fi_gram *gm);
+/* True when every diagonal Gram sum is 0 (a zero block for float32 and narrower scores). */
+bool fi__gram_diagonal_zero(const fi_gram *gm, int64_t K);
+/* zero[j] for the nb float64 column blocks b0.. (consecutive columns, p coordinates stride
+ * apart, strict class mode): whether every score of block j is exactly 0. */
+void fi__zero_columns_f64(const fi_problem *pb, int64_t b0, int64_t nb, int64_t p,
+                          int64_t stride, unsigned char *zero);
 /* fi_gram from the raw sums S_ic = sum_j s_i s_c (upper triangle, K x K row-major),
  * T_i = sum_j s_i g (read only with a gradient target) and the mean square. */
 void fi__gram_from_sums(const fi_problem *pb, int64_t K, const double *S, const double *T,

@@ -41,7 +41,7 @@ INLINE int64_t elements_k(const int K, const fi_dtype dt, const fi_problem *pb, 
                           bool accumulate)
 {
     const v4d floor2 = splat(rcond < 1 ? atol * atol : INFINITY);
-    v4d P[FI_GRAM_MAX_K];
+    v4d P[FI_GRAM_WIDE_K];
     /* d = sum_i P_i s_i^2 == 0 proves every score zero when they are float32 or narrower
      * (|s| >= 2^-149 if nonzero) and every P_i >= 2^-600: a nonzero term is >= 2^-898. Float64
      * scores could underflow: their zero lanes keep the scalar path. */
@@ -87,7 +87,7 @@ INLINE int64_t elements_k(const int K, const fi_dtype dt, const fi_problem *pb, 
             for (int64_t l = 0; l < n && bad_at < 0; l++) {
                 if (ok[l]) continue;
                 const int64_t c = b0 + j + l;
-                double s[FI_GRAM_MAX_K] = {0};
+                double s[FI_GRAM_WIDE_K] = {0};
                 const double g = fi__load(dt, gbase, c);
                 bool finite = isfinite(g);
                 for (int i = 0; i < K; i++) {

@@ -11,6 +11,15 @@
 #include "core/block.h"
 
 #define FI_PIXEL_CHUNK 64 /* blocks per call of the small-p kernel */
+#define FI_MANY_CHUNK 16  /* vectors per class in one chunk of gram_many.c */
+#define FI_MANY_COLUMNS 16 /* blocks per call of many_columns: a cache line of float32 */
+
+/* Doubles of the 32-byte aligned work array of many_rows (columns: false) or many_columns. */
+static inline size_t fi__many_work_doubles(int64_t K, bool columns)
+{
+    const int64_t K4 = (K + 3) & ~(int64_t)3, g = columns ? FI_MANY_COLUMNS / 4 : 1;
+    return (size_t)(4 * (g * K4 * K4 + K4 * FI_MANY_CHUNK + g * K4 + g) + K * K);
+}
 
 /* p = 1 blocks [first, last) of a contiguous layout (coordinate b): out[b] (+)= g^2 /
  * sum_i P_i s_i^2 with g = gbase[b] (the target, or the target class's row of scores). Lanes
@@ -39,6 +48,17 @@ typedef void fi_pixels_fn(const fi_problem *pb, const fi_blocks *bl, int64_t b0,
 typedef bool fi_index_sums_fn(const fi_problem *pb, const int64_t *idx, int64_t p,
                               const void *target, int64_t k, fi_gram *gm);
 
+/* Gram sums of one block of p coordinates, c0 + j (idx NULL) or idx[j], for any K (used for
+ * FI_GRAM_MAX_K < K <= FI_GRAM_WIDE_K, and for index lists from K = 5); work: 32-byte aligned,
+ * fi__many_work_doubles(K, false) doubles. */
+typedef void fi_many_rows_fn(const fi_problem *pb, int64_t c0, const int64_t *idx, int64_t p,
+                             const void *target, int64_t k, fi_gram *gm, double *work);
+/* Gram sums gms[0..nb) of nb <= FI_MANY_COLUMNS blocks whose coordinate j is c0 + b + j*inc;
+ * work: 32-byte aligned, fi__many_work_doubles(K, true) doubles. */
+typedef void fi_many_columns_fn(const fi_problem *pb, int64_t c0, int64_t nb, int64_t p,
+                                int64_t inc, const void *target, int64_t k, fi_gram *gms,
+                                double *work);
+
 typedef struct fi_kernels {
     const char *name;
     fi_elements_fn *elements;
@@ -46,6 +66,8 @@ typedef struct fi_kernels {
     fi_column_sums_fn *column_sums;
     fi_pixels_fn *pixels;
     fi_index_sums_fn *index_sums;
+    fi_many_rows_fn *many_rows;
+    fi_many_columns_fn *many_columns;
 } fi_kernels;
 
 /* The functions of one instruction set's build of src/kernels/. */
@@ -55,6 +77,8 @@ typedef struct fi_kernels {
     fi_column_sums_fn fi__columns_##isa;                                                     \
     fi_pixels_fn fi__pixels_##isa;                                                           \
     fi_index_sums_fn fi__index_sums_##isa;                                                   \
-    fi_row_sums_fn fi__rows_wide_##isa;
+    fi_row_sums_fn fi__rows_wide_##isa;                                                      \
+    fi_many_rows_fn fi__many_rows_##isa;                                                     \
+    fi_many_columns_fn fi__many_columns_##isa;
 
 #endif

@@ -40,7 +40,8 @@ static double certified_tolerance(int m, double gamma, bool narrow)
  * bound must not exceed certified_tolerance. Full rank
  * is proven by sigma_min^2 >= f_min^2 (lambda_min(Chat) - m gamma), lambda_min(Chat) bounded
  * below by 1/|Lhat^-1|_F^2, against the cut-off with sigma_max^2 <= trace C (1 + gamma). */
-int fi__scaled_fi(const prepared *pr, double rcond, int64_t p, bool narrow, double *fi)
+int fi__scaled_fi(const prepared *pr, double rcond, int64_t p, bool narrow, double *fi,
+                  double *work)
 {
     const int m = pr->m;
     const double *f = pr->f;
@@ -49,8 +50,8 @@ int fi__scaled_fi(const prepared *pr, double rcond, int64_t p, bool narrow, doub
         if (!(f[i] > 0) || !isfinite(f[i])) return 0;
         fmn = fmin(fmn, f[i]);
     }
-    double A[FI_GRAM_MAX_K * FI_GRAM_MAX_K], L[FI_GRAM_MAX_K * FI_GRAM_MAX_K] = {0};
-    double Li[FI_GRAM_MAX_K * FI_GRAM_MAX_K] = {0};
+    double *A = work, *L = work + m * m, *Li = work + 2 * m * m; /* m x m each */
+    memset(L, 0, sizeof(double) * (size_t)(2 * m * m));
     for (int i = 0; i < m; i++)
         for (int j = 0; j < m; j++) A[i * m + j] = pr->C[i * m + j] / f[i] / f[j];
     for (int i = 0; i < m; i++)
@@ -84,7 +85,7 @@ int fi__scaled_fi(const prepared *pr, double rcond, int64_t p, bool narrow, doub
         return 1;
     }
     /* z = Chat^-1 (t / f), w = z / f, y = Chat^-1 (w / f): each solve as x = Li^T (Li r) */
-    double r[FI_GRAM_MAX_K], z[FI_GRAM_MAX_K], y[FI_GRAM_MAX_K], h[FI_GRAM_MAX_K];
+    double r[FI_GRAM_WIDE_K], z[FI_GRAM_WIDE_K], y[FI_GRAM_WIDE_K], h[FI_GRAM_WIDE_K];
     for (int pass = 0; pass < 2; pass++) {
         double *out = pass ? y : z;
         for (int i = 0; i < m; i++) r[i] = (pass ? z[i] / f[i] : pr->t[i]) / f[i];
@@ -123,11 +124,11 @@ int fi__scaled_fi(const prepared *pr, double rcond, int64_t p, bool narrow, doub
 
 
 /* The decision on w, E (jacobi of pr->C); 0 when a disc straddles the cut-off. */
-int fi__certify(const prepared *pr, double rcond, int64_t p, certified *ce)
+int fi__certify(const prepared *pr, double rcond, int64_t p, certified *ce, double *work)
 {
     const int m = pr->m;
     const double *w = ce->w, *E = ce->E;
-    double phi[FI_GRAM_MAX_K], rad[FI_GRAM_MAX_K];
+    double phi[FI_GRAM_WIDE_K], rad[FI_GRAM_WIDE_K];
     double *rho = ce->rho;
     ce->gamma = (double)(p + 20 * m + 40) * 0x1p-53;
     for (int i = 0; i < m; i++)
@@ -136,7 +137,7 @@ int fi__certify(const prepared *pr, double rcond, int64_t p, certified *ce)
         phi[j] = 0;
         for (int i = 0; i < m; i++) phi[j] += fabs(E[i * m + j]) * pr->f[i];
     }
-    double CE[FI_GRAM_MAX_K * FI_GRAM_MAX_K], defect = 0;
+    double *CE = work, defect = 0;
     for (int a = 0; a < m; a++)
         for (int k = 0; k < m; k++) {
             double x = 0;
@@ -194,7 +195,7 @@ static int certified_fi(const prepared *pr, const certified *ce, bool narrow, do
     const int m = pr->m;
     const double *w = ce->w, *E = ce->E, *rho = ce->rho;
     const double tol = certified_tolerance(m, ce->gamma, narrow);
-    double c[FI_GRAM_MAX_K], acc = 0, inside = 0, rotation = 0, eta2 = 0;
+    double c[FI_GRAM_WIDE_K], acc = 0, inside = 0, rotation = 0, eta2 = 0;
     for (int j = 0; j < m; j++) { /* the target in the eigenbasis: E^T x or E^T t */
         c[j] = 0;
         for (int i = 0; i < m; i++) c[j] += E[i * m + j] * (pr->klass ? pr->x[i] : pr->t[i]);
@@ -238,16 +239,18 @@ int fi__certified_for_any_target(const prepared *pr, const certified *ce, bool n
 }
 
 int fi__certified_eigen_fi(const prepared *pr, double rcond, int64_t p, bool narrow,
-                              double *fi, int64_t *rank)
+                              double *fi, int64_t *rank, double *work)
 {
-    certified ce;
-    double A[FI_GRAM_MAX_K * FI_GRAM_MAX_K];
+    const int m = pr->m;
+    certified ce = {.E = work + m * m, .rho = work + 2 * m * m};
+    double *A = work;
     memcpy(A, pr->C, sizeof(double) * (size_t)(pr->m * pr->m));
     if (!fi__symmetric_eigen(A, pr->m, ce.w, ce.E)) {
         memcpy(A, pr->C, sizeof(double) * (size_t)(pr->m * pr->m));
         fi__jacobi(A, pr->m, ce.w, ce.E);
     }
-    if (!fi__certify(pr, rcond, p, &ce) || !certified_fi(pr, &ce, narrow, fi)) return 0;
+    if (!fi__certify(pr, rcond, p, &ce, work + 3 * m * m) || !certified_fi(pr, &ce, narrow, fi))
+        return 0;
     *rank = ce.rank;
     return 1;
 }

@@ -6,20 +6,25 @@ FI_KERNEL_DECLS(portable)
 
 static const fi_kernels portable = {"portable", fi__elements_portable, fi__rows_portable,
                                     fi__rows_wide_portable, fi__columns_portable,
-                                    fi__pixels_portable, fi__index_sums_portable};
+                                    fi__pixels_portable, fi__index_sums_portable,
+                                    fi__many_rows_portable, fi__many_columns_portable};
 
 #if defined(__x86_64__) && defined(FI_HAVE_X86_KERNELS)
 FI_KERNEL_DECLS(avx2)
 fi_row_sums_fn fi__rows_wide_avx512;
 fi_pixels_fn fi__pixels_avx512;
+fi_many_rows_fn fi__many_rows_avx512;
+fi_many_columns_fn fi__many_columns_avx512;
 
 static const fi_kernels avx2 = {"avx2", fi__elements_avx2, fi__rows_avx2, fi__rows_wide_avx2,
-                                fi__columns_avx2, fi__pixels_avx2, fi__index_sums_avx2};
-/* AVX-512VL's 32 vector registers pay in two families: the register tile of rows_wide and the
- * factorization of pixels; the others run as fast with AVX2's (make bench). */
+                                fi__columns_avx2, fi__pixels_avx2, fi__index_sums_avx2,
+                                fi__many_rows_avx2, fi__many_columns_avx2};
+/* AVX-512VL's 32 vector registers pay in three families: the register tiles of rows_wide and
+ * gram_many and the factorization of pixels; the others run as fast with AVX2's (make bench). */
 static const fi_kernels avx512 = {"avx512", fi__elements_avx2, fi__rows_avx2,
                                   fi__rows_wide_avx512, fi__columns_avx2, fi__pixels_avx512,
-                                  fi__index_sums_avx2};
+                                  fi__index_sums_avx2, fi__many_rows_avx512,
+                                  fi__many_columns_avx512};
 
 static bool cpu_has_avx2(void)
 {

@@ -81,7 +81,7 @@ static void reflect(double *C, double *t, int n, const double *v)
 {
     double vv = 0;
     for (int i = 0; i < n; i++) vv += v[i] * v[i];
-    double Cv[FI_GRAM_MAX_K];
+    double Cv[FI_GRAM_WIDE_K];
     for (int i = 0; i < n; i++) {
         Cv[i] = 0;
         for (int j = 0; j < n; j++) Cv[i] += C[i * n + j] * v[j];
@@ -165,10 +165,11 @@ static int even_exponent(const double *A, int count)
 /* Cholesky of a small SPD G = L L^T, accepted only when the safe bounds
  * lambda_min >= 1/|L^-1|_F^2 and lambda_max <= trace(G) prove full rank under the rank rule and
  * kappa(G) <= 1/FI_GRAM_MIN_RATIO: then Li holds L^-1 (lower, row-major p x p). Returns 0 when
- * the bounds do not prove it. */
-static int cholesky_bounded(const double *G, int p, double rcond, double atol, double *Li)
+ * the bounds do not prove it. L: scratch of p * p doubles. */
+static int cholesky_bounded(const double *G, int p, double rcond, double atol, double *Li,
+                            double *L)
 {
-    double L[FI_GRAM_MAX_K * FI_GRAM_MAX_K] = {0};
+    memset(L, 0, sizeof(double) * (size_t)(p * p));
     double trace = 0;
     for (int i = 0; i < p; i++) {
         trace += G[i * p + i];
@@ -202,8 +203,8 @@ static int cholesky_bounded(const double *G, int p, double rcond, double atol, d
 static int cholesky_fi(const double *G, const double *g, int p, double rcond, double atol,
                        double *fi)
 {
-    double Li[FI_GRAM_MAX_K * FI_GRAM_MAX_K], acc = 0;
-    if (!cholesky_bounded(G, p, rcond, atol, Li)) return 0;
+    double Li[FI_GRAM_MAX_K * FI_GRAM_MAX_K], L[FI_GRAM_MAX_K * FI_GRAM_MAX_K], acc = 0;
+    if (!cholesky_bounded(G, p, rcond, atol, Li, L)) return 0;
     for (int i = 0; i < p; i++) {
         double x = 0;
         for (int k = 0; k <= i; k++) x += Li[i * p + k] * g[k];
@@ -248,7 +249,7 @@ static void prepare(const fi_gram *gm, int64_t K, const double *sqrt_prob, doubl
         v[0] += v[0] >= 0 ? 1 : -1;
         reflect(C, pr->t, n, v);
         /* f <- |H| d bounds the reflected errors: |(H E H)_ij| <= gamma (|H| d)_i (|H| d)_j */
-        double vv = 0, vd = 0, fr[FI_GRAM_MAX_K];
+        double vv = 0, vd = 0, fr[FI_GRAM_WIDE_K];
         for (int i = 0; i < n; i++) {
             vv += v[i] * v[i];
             vd += fabs(v[i]) * pr->f[i];
@@ -266,18 +267,23 @@ static void prepare(const fi_gram *gm, int64_t K, const double *sqrt_prob, doubl
     }
 }
 
+/* The work of the Gram functions, K x K matrices in turn: fi__gram_fi uses [C | U or L^-1 |
+ * scratch], its scratch serving the bounded Cholesky, fi__scaled_fi (3 K^2),
+ * fi__certified_eigen_fi (4 K^2) and fi__gram_factor (5 K^2: C, E, rho, A and fi__certify's). */
+size_t fi__gram_work_doubles(int64_t K) { return (size_t)(7 * K * K); }
+
 int fi__gram_factor(const fi_gram *gm, int64_t K, const double *sqrt_prob, double psum,
                     double rcond, double atol, int64_t p, bool narrow, double *lam, double *U,
-                    int64_t *rank)
+                    int64_t *rank, double *work)
 {
     if (gram_is_zero(gm, K, sqrt_prob, narrow)) { /* B = 0: no singular value passes */
         *rank = 0;
         return 1;
     }
-    prepared pr;
+    prepared pr = {.C = work};
     prepare(gm, K, sqrt_prob, psum, rcond, atol, -1, &pr);
-    certified ce;
-    double *v = pr.v, *w = ce.w, *E = ce.E, A[FI_GRAM_MAX_K * FI_GRAM_MAX_K];
+    certified ce = {.E = work + K * K, .rho = work + 2 * K * K};
+    double *v = pr.v, *w = ce.w, *E = ce.E, *A = work + 3 * K * K;
     const int n = (int)K, m = pr.m, e = pr.e;
     const bool deflate = pr.deflate;
     int *keep = ce.keep;
@@ -285,14 +291,15 @@ int fi__gram_factor(const fi_gram *gm, int64_t K, const double *sqrt_prob, doubl
     fi__jacobi(A, m, w, E);
     /* the unscaled test, else the certified one (spread probabilities) */
     if (!decide(w, m, rcond, pr.atol, eigen_error_bound(pr.trace, p, n), keep) &&
-        !(fi__certify(&pr, rcond, p, &ce) && fi__certified_for_any_target(&pr, &ce, narrow)))
+        !(fi__certify(&pr, rcond, p, &ce, work + 4 * K * K) &&
+          fi__certified_for_any_target(&pr, &ce, narrow)))
         return 0;
     double vv = 0;
     for (int i = 0; i < n; i++) vv += v[i] * v[i];
     int64_t r = 0;
     for (int j = 0; j < m; j++) {
         if (!keep[j]) continue;
-        double u[FI_GRAM_MAX_K];
+        double u[FI_GRAM_WIDE_K];
         if (deflate) { /* u = H [0; e_j]: back to the class basis */
             u[0] = 0;
             for (int i = 1; i < n; i++) u[i] = E[(i - 1) * m + j];
@@ -310,7 +317,8 @@ int fi__gram_factor(const fi_gram *gm, int64_t K, const double *sqrt_prob, doubl
 }
 
 int fi__gram_fi(const fi_gram *gm, int64_t K, const double *sqrt_prob, double psum, double rcond,
-                double atol, int64_t p, bool narrow, int64_t klass, double *fi, int64_t *rank)
+                double atol, int64_t p, bool narrow, int64_t klass, double *fi, int64_t *rank,
+                double *work)
 {
     if (klass >= 0 && !(sqrt_prob[klass] > 0)) return 0; /* P_k = 0: the general path decides */
     if (gram_is_zero(gm, K, sqrt_prob, narrow)) { /* B = 0: FI = 0, rank 0, as the SVD */
@@ -320,17 +328,17 @@ int fi__gram_fi(const fi_gram *gm, int64_t K, const double *sqrt_prob, double ps
     }
     /* Well-conditioned blocks (the common case): FI = |C^-1 t|^2 by a bounded Cholesky, with
      * the same acceptance test as the eigensolver's, and a fraction of its cost. */
-    prepared pr;
-    double Li[FI_GRAM_MAX_K * FI_GRAM_MAX_K];
+    prepared pr = {.C = work};
+    double *Li = work + K * K, *scratch = work + 2 * K * K;
     prepare(gm, K, sqrt_prob, psum, rcond, atol, klass, &pr);
-    if (cholesky_bounded(pr.C, pr.m, rcond, pr.atol, Li)) {
+    if (cholesky_bounded(pr.C, pr.m, rcond, pr.atol, Li, scratch)) {
         const int m = pr.m;
         *rank = m;
         if (pr.klass) {
             *fi = fi__class_leverage(&pr);
             return 1;
         }
-        double y[FI_GRAM_MAX_K], acc = 0;
+        double y[FI_GRAM_WIDE_K], acc = 0;
         for (int i = 0; i < m; i++) { /* y = L^-1 t */
             y[i] = 0;
             for (int k = 0; k <= i; k++) y[i] += Li[i * m + k] * pr.t[k];
@@ -344,13 +352,14 @@ int fi__gram_fi(const fi_gram *gm, int64_t K, const double *sqrt_prob, double ps
         *rank = m;
         return 1;
     }
-    if (fi__scaled_fi(&pr, rcond, p, narrow, fi)) {
+    if (fi__scaled_fi(&pr, rcond, p, narrow, fi, work + K * K)) {
         *rank = pr.m;
         return 1;
     }
-    if (fi__certified_eigen_fi(&pr, rcond, p, narrow, fi, rank)) return 1;
-    double lam[FI_GRAM_MAX_K], U[FI_GRAM_MAX_K * FI_GRAM_MAX_K];
-    if (!fi__gram_factor(gm, K, sqrt_prob, psum, rcond, atol, p, narrow, lam, U, rank)) return 0;
+    if (fi__certified_eigen_fi(&pr, rcond, p, narrow, fi, rank, work + K * K)) return 1;
+    double lam[FI_GRAM_WIDE_K], *U = work + K * K;
+    if (!fi__gram_factor(gm, K, sqrt_prob, psum, rcond, atol, p, narrow, lam, U, rank, scratch))
+        return 0;
     double acc = 0;
     for (int64_t q = 0; q < *rank; q++) {
         if (klass >= 0) { /* the projection of e_k / sqrt(P_k) on the kept space */

@@ -56,7 +56,8 @@ bool fi__fast_factor(const fi_problem *pb, const fi_layout *l, int64_t b, double
     } else { /* K x K Gram C = B^T B: W = diag(1/lambda) U^T B^T */
         fi_gram gm;
         double U[FI_GRAM_MAX_K * FI_GRAM_MAX_K], psum = 0;
-        memset(&gm, 0, sizeof gm);
+        double gw[7 * FI_GRAM_MAX_K * FI_GRAM_MAX_K]; /* fi__gram_work_doubles(K), K <= 16 */
+        fi__gram_clear(&gm, K);
         for (int64_t i = 0; i < K; i++) psum += pb->prob[i];
         for (int64_t j = 0; j < p; j++) {
             double bv[FI_GRAM_MAX_K], m = 0;
@@ -67,7 +68,7 @@ bool fi__fast_factor(const fi_problem *pb, const fi_layout *l, int64_t b, double
             fi__gram_add(&gm, K, bv, m, false, 0.0);
         }
         if (!fi__gram_factor(&gm, K, pb->sqrt_prob, psum, rcond, atol, p, pb->dtype != FI_F64, lam,
-                             U, &r))
+                             U, &r, gw))
             return false;
         for (int64_t q = 0; q < r; q++) {
             sigma[q] = sqrt(lam[q]);

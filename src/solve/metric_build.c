@@ -59,10 +59,11 @@ bool fi__metric_coefficients(const fi_gram *gm, const fi_problem *pb, int64_t p,
 {
     const int64_t K = pb->k_eff;
     double lam[FI_GRAM_MAX_K], U[FI_GRAM_MAX_K * FI_GRAM_MAX_K];
+    double gw[7 * FI_GRAM_MAX_K * FI_GRAM_MAX_K]; /* fi__gram_work_doubles(K), K <= 16 here */
     int64_t r = 0;
-    if (!sums_finite(gm, K) ||
+    if (K > FI_GRAM_MAX_K || !sums_finite(gm, K) ||
         !fi__gram_factor(gm, K, pb->sqrt_prob, psum, rcond, atol, p, pb->dtype != FI_F64, lam,
-                         U, &r))
+                         U, &r, gw))
         return false;
     for (int64_t q = 0; q < K; q++) {
         if (q < r && !(lam[q] > 0 && isfinite(1.0 / lam[q]))) return false;

@@ -13,7 +13,7 @@ static void tridiagonalize(double *A, int n, double *Q)
         for (int j = 0; j < n; j++) Q[i * n + j] = i == j;
     for (int k = 0; k + 2 < n; k++) {
         /* v: the reflector that maps A[k+1.., k] onto a multiple of e_1 */
-        double v[FI_GRAM_MAX_K], norm2 = 0;
+        double v[FI_GRAM_WIDE_K], norm2 = 0;
         const int len = n - k - 1;
         for (int i = 0; i < len; i++) {
             v[i] = A[(k + 1 + i) * n + k];
@@ -28,7 +28,7 @@ static void tridiagonalize(double *A, int n, double *Q)
         const double beta = 2 / vv;
         /* trailing block S = A[k+1.., k+1..]: S <- H S H = S - v q^T - q v^T with
          * p = beta S v, q = p - (beta / 2) (v . p) v */
-        double pv[FI_GRAM_MAX_K], vp = 0;
+        double pv[FI_GRAM_WIDE_K], vp = 0;
         for (int i = 0; i < len; i++) {
             double x = 0;
             for (int j = 0; j < len; j++) x += A[(k + 1 + i) * n + k + 1 + j] * v[j];
