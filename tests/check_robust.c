@@ -168,6 +168,72 @@ START_TEST(test_rank0_element_huge_target)
 }
 END_TEST
 
+/* A coordinate whose scores are near the subnormal range: FI = g^2 / sum_i P_i s_i^2 exceeds
+ * the double range for an ordinary target (+inf, never the 0 a squared score that underflows
+ * would give) and is finite for a target as small. Every ISA and both methods. */
+START_TEST(test_element_fi_beyond_double_range)
+{
+    const double P[2] = {0.5, 0.5}, S[2] = {4.1e-322, 0};
+    const double targets[3] = {1.0, 1e-5, 1e-300};
+    const fi_blocks one = {1, 1, 1, 1};
+    for (int method = 0; method <= 1; method++)
+        for (int isa = FI_ISA_AUTO; isa <= FI_ISA_AVX512; isa++) {
+            fi_context *ctx;
+            ck_assert_int_eq(fi_context_create(&ctx), FI_OK);
+            ck_assert_int_eq(fi_context_set(ctx, FI_OPT_METHOD, method), FI_OK);
+            if (fi_context_set(ctx, FI_OPT_ISA, isa) != FI_OK) { /* not on this CPU */
+                fi_context_free(ctx);
+                continue;
+            }
+            for (int t = 0; t < 3; t++) {
+                double fi = -1;
+                ck_assert_int_eq(fi_direct(ctx, 2, P, FI_F64, S, 1, 1, &one, &targets[t], -1, &fi,
+                                           0),
+                                 FI_OK);
+                /* (g / s_0)^2 / P_0 without forming the underflowing s_0^2 */
+                const double want = (targets[t] / S[0]) * (targets[t] / S[0]) / 0.5;
+                if (t < 2)
+                    ck_assert_msg(isinf(fi) && fi > 0, "method %d isa %d target %g: %g", method,
+                                  isa, targets[t], fi);
+                else
+                    ck_assert_msg(isfinite(fi) && fabs(fi - want) <= 1e-2 * want,
+                                  "method %d isa %d target %g: %g vs %g", method, isa, targets[t],
+                                  fi, want);
+            }
+            fi_context_free(ctx);
+        }
+}
+END_TEST
+
+/* A block whose factor and target are both large (scores 1e-98, target 1e248): each product
+ * W_qj g_j overflows and their sum was inf - inf = NaN from fi_compute (found by make fuzz);
+ * FI is beyond the double range, so the metric gives +inf on every path, and fi_direct
+ * refuses the block without writing. */
+START_TEST(test_overflowing_products_give_inf)
+{
+    const double P[2] = {0.6, 0.4}, a = -2.5301706769843864e-98;
+    const double S[4] = {a, 1.1345557715166994e-301, a, a}; /* class-major, one block of p = 2 */
+    const double g[2] = {1.3599969691677753e248, 1.3599969691677753e248};
+    const fi_blocks bl = {1, 2, 1, 2};
+    for (int method = 0; method <= 1; method++) {
+        fi_context *ctx;
+        ck_assert_int_eq(fi_context_create(&ctx), FI_OK);
+        ck_assert_int_eq(fi_context_set(ctx, FI_OPT_METHOD, method), FI_OK);
+        fi_metric *m = NULL;
+        double out = -7;
+        ck_assert_int_eq(fi_metric_from_scores(ctx, 2, P, FI_F64, S, 2, 2, &bl, &m), FI_OK);
+        ck_assert_int_eq(fi_compute(ctx, m, FI_F64, g, &out, 0), FI_OK);
+        ck_assert_msg(isinf(out) && out > 0, "method %d: fi_compute gave %g", method, out);
+        fi_metric_free(m);
+        out = -7;
+        ck_assert_int_eq(fi_direct(ctx, 2, P, FI_F64, S, 2, 2, &bl, g, -1, &out, 0),
+                         FI_ERR_NONFINITE);
+        ck_assert_double_eq(out, -7);
+        fi_context_free(ctx);
+    }
+}
+END_TEST
+
 /* Probabilities near 0 and 1: FI stays finite, within its bound, and a class of probability 0
  * contributes nothing (its column of B is zero). */
 START_TEST(test_extreme_probabilities)
@@ -265,6 +331,8 @@ static Suite *robust_suite(void)
     tcase_add_test(tc, test_residual_extreme_magnitudes);
     tcase_add_test(tc, test_subnormal_scores_refused);
     tcase_add_test(tc, test_rank0_element_huge_target);
+    tcase_add_test(tc, test_element_fi_beyond_double_range);
+    tcase_add_test(tc, test_overflowing_products_give_inf);
     tcase_add_test(tc, test_concurrent_contexts);
     suite_add_tcase(s, tc);
     return s;

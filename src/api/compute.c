@@ -49,7 +49,36 @@ static double block_residual(const fi_metric *m, fi_dtype dt, const void *g, int
 }
 
 /* FI of one block from whatever represents it, in the target's order where that streams. */
+static double block_fi_direct(const fi_metric *m, fi_dtype dt, const void *g, int64_t b);
+
+/* |W g|^2 on g / 2^e (e from the block's largest |g|): the products of a large factor and a
+ * large target overflow one by one and sum to inf - inf = NaN; scaled, FI is finite or +inf. */
+static double block_fi_scaled(const fi_metric *m, fi_dtype dt, const void *g, int64_t b)
+{
+    const fi_layout *l = &m->layout;
+    const int64_t p = fi__block_size(l, b), r = fi__metric_rank(m, b);
+    double gmax = 0;
+    for (int64_t j = 0; j < p; j++) gmax = fmax(gmax, fabs(fi__load(dt, g, fi__block_coord(l, b, j))));
+    if (!isfinite(gmax)) return NAN; /* a non-finite target (checked mode refused it before) */
+    int e;
+    frexp(gmax, &e);
+    double fi = 0;
+    for (int64_t q = 0; q < r; q++) {
+        double x = 0;
+        for (int64_t j = 0; j < p; j++)
+            x += fi__metric_w(m, b, q, j) * ldexp(fi__load(dt, g, fi__block_coord(l, b, j)), -e);
+        fi += x * x;
+    }
+    return ldexp(fi, 2 * e);
+}
+
 static double block_fi(const fi_metric *m, fi_dtype dt, const void *g, int64_t b)
+{
+    const double fi = block_fi_direct(m, dt, g, b);
+    return isfinite(fi) ? fi : block_fi_scaled(m, dt, g, b);
+}
+
+static double block_fi_direct(const fi_metric *m, fi_dtype dt, const void *g, int64_t b)
 {
     const fi_layout *l = &m->layout;
     const int64_t p = fi__block_size(l, b), r = fi__metric_rank(m, b);
@@ -107,12 +136,7 @@ static int apply_range(void *arg, int64_t first, int64_t last, int worker, char 
                 if (m->own[b]) {
                     fi = block_fi(m, dt, g, b);
                 } else {
-                    const double *A = m->coef + b * K * K;
-                    for (int64_t q = 0; q < m->rank[b]; q++) {
-                        double x = 0;
-                        for (int64_t i = 0; i < K; i++) x += A[q * K + i] * t[i * nb + j];
-                        fi += x * x;
-                    }
+                    fi = fi__coef_fi(m->coef + b * K * K, m->rank[b], K, t + j, nb);
                 }
                 out[b] = acc ? out[b] + fi : fi;
             }

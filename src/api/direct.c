@@ -198,7 +198,7 @@ static int block_general(const direct_job *job, direct_ws *ws, int64_t b, double
         null = fi__deflate_null(ws->B, p, K, pb->sqrt_prob, rcond, ctx->atol);
         gathered = true;
     }
-    const double spk = pb->sqrt_prob[job->k];
+    const double spk = klass ? pb->sqrt_prob[job->k] : 0.0; /* job->k is -1 with a target */
     for (int64_t j = 0; j < p; j++) {
         const int64_t c = fi__block_coord(l, b, j);
         if (!klass) {
@@ -251,7 +251,8 @@ static int block_general(const direct_job *job, direct_ws *ws, int64_t b, double
         fi += v * v;
     }
     if (!isfinite(fi)) {
-        snprintf(err, FI_ERRLEN, "non-finite input in block %lld", (long long)b);
+        snprintf(err, FI_ERRLEN, "FI of block %lld is not finite: a non-finite target, or "
+                                 "scores or target beyond the documented range", (long long)b);
         return FI_ERR_NONFINITE;
     }
     put(job, b, fi);

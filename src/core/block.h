@@ -30,17 +30,24 @@ static inline double fi__scaled_squares(const double *prob, const double *x, int
     return d;
 }
 
-/* FI of a single coordinate from its k effective scores s and target g, computed on values
- * divided by their largest magnitude so that no square overflows or underflows (fact 1). */
+/* FI of a single coordinate from its k effective scores s and target g (fact 1), on the
+ * scores divided by m, the largest |s_i| of a class with P_i > 0: d = sum_i P_i (s_i / m)^2 is
+ * at least that class's P whatever the magnitudes (no square of a score formed), sigma =
+ * m sqrt(d), and FI = (g / m)^2 / d. A result beyond the double range is +inf (scores near the
+ * subnormal range with an ordinary target), one below it 0; a row that is zero where P > 0
+ * has rank 0 and FI 0. */
 static inline double fi__element_fi(const double *prob, const double *s, int64_t k, double g,
                                     double rcond, double atol)
 {
-    double mx = fabs(g);
-    for (int64_t i = 0; i < k; i++) mx = fmax(mx, fabs(s[i]));
-    if (!(mx > 0) || rcond >= 1) return 0.0;
-    const double d = fi__scaled_squares(prob, s, k, mx);
-    if (!(d > 0) || !(sqrt(d) * mx > atol)) return 0.0;
-    return ((g / mx) * (g / mx)) / d;
+    double m = 0;
+    for (int64_t i = 0; i < k; i++)
+        if (prob[i] > 0) m = fmax(m, fabs(s[i]));
+    if (!(m > 0) || rcond >= 1) return 0.0;
+    double d = 0;
+    for (int64_t i = 0; i < k; i++)
+        if (prob[i] > 0) d += prob[i] * (s[i] / m) * (s[i] / m);
+    if (!(d > 0) || !(sqrt(d) * m > atol)) return 0.0;
+    return ((g / m) * (g / m)) / d;
 }
 
 /* Zero sums for K classes (only the entries a K-class block uses). */

@@ -88,6 +88,35 @@ ALWAYS_INLINE void copy_row_body(fi_dtype st, const void *copy, int64_t K, fi_dt
         t[i] = dot_body(st, (const char *)copy + (size_t)(i * p) * e, dt, g, c0, p);
 }
 
+double fi__coef_fi(const double *A, int64_t rank, int64_t K, const double *t, int64_t tstride)
+{
+    double tmax = 0;
+    for (int64_t i = 0; i < K; i++) {
+        const double a = fabs(t[i * tstride]);
+        tmax = a > tmax ? a : tmax;
+    }
+    if (rank == 0 || tmax == 0) return 0.0;
+    if (!isfinite(tmax)) return INFINITY; /* B^T g overflowed: scores times target beyond range */
+    double fi = 0;
+    for (int64_t q = 0; q < rank; q++) {
+        double x = 0;
+        for (int64_t i = 0; i < K; i++) x += A[q * K + i] * t[i * tstride];
+        fi += x * x;
+    }
+    if (isfinite(fi)) return fi;
+    /* a product overflowed (and may have met another of opposite sign): t / 2^e is at most 1,
+     * so A t / 2^e overflows only if A does */
+    int e;
+    frexp(tmax, &e);
+    fi = 0;
+    for (int64_t q = 0; q < rank; q++) {
+        double x = 0;
+        for (int64_t i = 0; i < K; i++) x += A[q * K + i] * ldexp(t[i * tstride], -e);
+        fi += x * x;
+    }
+    return ldexp(fi, 2 * e);
+}
+
 double fi__apply_copy_row(fi_dtype sdt, const void *copy, int64_t K, const double *A,
                           int64_t rank, fi_dtype dt, const void *g, int64_t c0, int64_t p)
 {
@@ -101,13 +130,7 @@ double fi__apply_copy_row(fi_dtype sdt, const void *copy, int64_t K, const doubl
     DISPATCH_DT(sdt, OUTER)
 #undef INNER
 #undef OUTER
-    double fi = 0;
-    for (int64_t q = 0; q < rank; q++) {
-        double x = 0;
-        for (int64_t i = 0; i < K; i++) x += A[q * K + i] * t[i];
-        fi += x * x;
-    }
-    return fi;
+    return fi__coef_fi(A, rank, K, t, 1);
 }
 
 ALWAYS_INLINE void copy_columns_body(fi_dtype st, const void *copy, int64_t K, int64_t count,

@@ -50,6 +50,10 @@ double fi__apply_row(fi_dtype dt, const void *g, int64_t c0, int64_t p, int64_t 
                      const double *W);
 
 /* |A (S^T g)|^2 of a rows block: S's K classes at copy (class i at i*p, dtype sdt). */
+/* FI = |A t|^2 for a Gram block's coefficients A (rank x K rows of K) and t = B^T g (K values
+ * tstride apart); where a product overflows, again on t scaled by a power of two: +inf where
+ * FI leaves the double range, never the NaN of inf - inf. */
+double fi__coef_fi(const double *A, int64_t rank, int64_t K, const double *t, int64_t tstride);
 double fi__apply_copy_row(fi_dtype sdt, const void *copy, int64_t K, const double *A,
                           int64_t rank, fi_dtype dt, const void *g, int64_t c0, int64_t p);
 
