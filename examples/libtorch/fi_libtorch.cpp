@@ -9,8 +9,9 @@
 // feature) of W1, for the class target k = argmax P.
 //
 // Checked against a reference computed here independently: the same scores in double,
-// B_b = [sqrt(P_i) s_i[b]] (the softmax direction sqrt(P) projected out when p >= K), FI_b =
-// ||pinv(B_b) s_k[b]||^2 with torch::linalg::pinv at the same rank tolerance; and the
+// B_b = [sqrt(P_i) s_i[b]] (the softmax direction sqrt(P) projected out when p >= K, and the
+// class score with it), FI_b = ||pinv(B_b) s_k[b]||^2 with torch::linalg::pinv at the same
+// rank tolerance; and the
 // float32 / bf16 models against the model in float64.
 // Exit status 0 when every comparison holds. Built and run by `make check-libtorch`.
 #include <torch/torch.h>
@@ -62,11 +63,14 @@ torch::Tensor pinv_fi(const torch::Tensor &S, const torch::Tensor &P, const torc
     // Softmax scores satisfy B sqrt(P) = 0 exactly; rounding (bf16: 2^-8) leaves a residue
     // that is not information. In blocks of p >= K, where it can pose as a direction of its
     // own, project it out, as libfi does (docs/math.md section 6).
+    torch::Tensor g = flat[k].index({groups}).unsqueeze(-1);           // (count, p, 1)
     if (groups.size(1) >= K) {
         torch::Tensor q = P.sqrt() / P.sqrt().norm();
         B = B - torch::matmul(B, q.view({K, 1})) * q.view({1, 1, K});
+        // the class target is then the class's column of that B over sqrt(P_k): its score
+        // without the residue, whose FI is the leverage of SPEC fact 2 (what fi_direct gives)
+        g = B.select(2, k).unsqueeze(-1) / P[k].sqrt();
     }
-    torch::Tensor g = flat[k].index({groups}).unsqueeze(-1);           // (count, p, 1)
     torch::Tensor pinv = torch::linalg::pinv(B, rtol, /*hermitian=*/false);
     return torch::matmul(pinv, g).squeeze(-1).pow(2).sum(-1);
 }
